@@ -1,0 +1,402 @@
+"""The DuckDB preview: each node lowered to DuckDB SQL over its inputs' sampled rows.
+
+Sources are read by one connection that may touch files. Every other node runs in a
+connection with external access off, over Arrow tables registered as views, so an
+expression or SQL node cannot read or write a file. Results are cached per node under a
+hash of its parameters, its inputs' hashes and its source files' size and modification
+time, so editing one node recomputes it and its downstream nodes only.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import duckdb
+import pyarrow as pa
+
+from codegen.expressions import expression_to_duckdb, parse_query, to_duckdb
+from codegen.quoting import spark_identifier, sql_identifier, sql_literal, substitute_parameters
+from codegen.types import duckdb_type
+from designer.errors import PreviewError
+from designer.model import Job, Node
+from designer.nodes import NODE_TYPES, join_output_columns
+from designer.schema import Schema, find_column
+from designer.validation import Validation, validate
+
+DUCKDB_CONFIG = {"autoload_known_extensions": False, "autoinstall_known_extensions": False}
+# Spark sorts NULLs first ascending and last descending; DuckDB's default is NULLs last.
+NULL_ORDER = "nulls_first_on_asc_last_on_desc"
+DEFAULT_CACHE_SIZE = 256
+
+
+@dataclass
+class NodePreview:
+    """A node's preview: its output schema and sample rows, or the error that stopped it."""
+
+    node_id: str
+    schema: Schema = field(default_factory=list)
+    table: pa.Table | None = None
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+    sources: dict[str, int] = field(default_factory=dict)  # source node id -> rows read
+    seconds: float = 0.0
+    cached: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def row_count(self) -> int:
+        return self.table.num_rows if self.table is not None else 0
+
+
+class PreviewEngine:
+    """Computes and caches node previews for any number of jobs."""
+
+    def __init__(self, cache_size: int = DEFAULT_CACHE_SIZE):
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, NodePreview] = OrderedDict()
+        self.computed: list[str] = []  # node ids computed, not served from the cache
+
+    def preview(self, job: Job, node_id: str, validation: Validation | None = None) -> NodePreview:
+        """Return the preview of one node, computing only what the cache lacks."""
+        validation = validation or validate(job)
+        if not job.has_node(node_id):
+            raise PreviewError(f"node {node_id!r} not found; the job has {', '.join(n.id for n in job.nodes)}")
+        keys: dict[str, str] = {}
+        result = None
+        for current in _ancestors_in_order(job, node_id, validation):
+            result = self._node(job, job.node(current), validation, keys)
+        assert result is not None
+        return result
+
+    def preview_all(self, job: Job, validation: Validation | None = None) -> dict[str, NodePreview]:
+        validation = validation or validate(job)
+        keys: dict[str, str] = {}
+        order = validation.order or [node.id for node in job.nodes]
+        return {node_id: self._node(job, job.node(node_id), validation, keys) for node_id in order}
+
+    def _node(self, job: Job, node: Node, validation: Validation, keys: dict[str, str]) -> NodePreview:
+        problems = validation.problems_of(node.id)
+        if problems:
+            keys[node.id] = "invalid"
+            return NodePreview(node.id, error="; ".join(p.message for p in problems))
+        upstream_failed = [up for up in node.inputs.values() if keys.get(up) in (None, "invalid", "failed")]
+        if upstream_failed or node.id not in validation.schemas:
+            keys[node.id] = "failed"
+            names = ", ".join(upstream_failed) or "an input"
+            return NodePreview(node.id, error=f"no preview until {names} is fixed")
+
+        key = _cache_key(job, node, keys)
+        keys[node.id] = key
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            cached = self._cache[key]
+            return NodePreview(**{**cached.__dict__, "cached": True})
+
+        inputs = {port: self._cache[keys[up]] for port, up in node.inputs.items()}
+        started = time.perf_counter()
+        preview = NodePreview(node.id, schema=validation.schemas[node.id])
+        for upstream in inputs.values():
+            preview.sources.update(upstream.sources)
+            preview.notes.extend(note for note in upstream.notes if note not in preview.notes)
+        try:
+            lower = LOWERINGS[node.type]
+            preview.table = lower(node, inputs, job, preview)
+        except (duckdb.Error, PreviewError, OSError) as error:
+            preview.error = _clean_error(error)
+        preview.seconds = time.perf_counter() - started
+        self.computed.append(node.id)
+        if preview.ok:
+            self._remember(key, preview)
+        else:
+            keys[node.id] = "failed"
+        return preview
+
+    def _remember(self, key: str, preview: NodePreview) -> None:
+        self._cache[key] = preview
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+    def clear(self) -> None:
+        self._cache.clear()
+
+
+def _ancestors_in_order(job: Job, node_id: str, validation: Validation) -> list[str]:
+    needed: set[str] = set()
+    stack = [node_id]
+    while stack:
+        current = stack.pop()
+        if current in needed or not job.has_node(current):
+            continue
+        needed.add(current)
+        stack.extend(job.node(current).inputs.values())
+    order = validation.order or sorted(needed)
+    return [item for item in order if item in needed]
+
+
+def _cache_key(job: Job, node: Node, keys: dict[str, str]) -> str:
+    material = {
+        "type": node.type,
+        "params": node.params,
+        "inputs": {port: keys[up] for port, up in sorted(node.inputs.items())},
+        "sample_rows": job.sample_rows,
+        "time_zone": job.session_time_zone,
+    }
+    if node.type.startswith("source."):
+        path = substitute_parameters(str(node.params.get("path", "")), job.parameter_defaults())
+        material["path"] = path
+        material["files"] = _file_stamps(path)
+    text = json.dumps(material, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _file_stamps(path: str) -> list[tuple[str, int, int]]:
+    files = sorted(glob.glob(path)) if glob.has_magic(path) else [path]
+    stamps = []
+    for name in files:
+        if os.path.isdir(name):
+            children = sorted(glob.glob(os.path.join(name, "**", "*"), recursive=True))
+            stamps.extend(_stamp(child) for child in children if os.path.isfile(child))
+        elif os.path.exists(name):
+            stamps.append(_stamp(name))
+    return stamps
+
+
+def _stamp(name: str) -> tuple[str, int, int]:
+    status = os.stat(name)
+    return (name, status.st_size, status.st_mtime_ns)
+
+
+def _clean_error(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _connection(job: Job, *, files: bool) -> duckdb.DuckDBPyConnection:
+    connection = duckdb.connect(":memory:", config=DUCKDB_CONFIG)
+    connection.execute(f"SET TimeZone = {sql_literal(job.session_time_zone)}")
+    connection.execute(f"SET default_null_order = {sql_literal(NULL_ORDER)}")
+    if not files:
+        connection.execute("SET enable_external_access = false")
+    return connection
+
+
+def _run(job: Job, sql: str, inputs: dict[str, NodePreview]) -> pa.Table:
+    """Run SQL in a sandboxed connection where each input is a view named after its port."""
+    connection = _connection(job, files=False)
+    try:
+        for port, upstream in inputs.items():
+            connection.register(f"in_{port}", upstream.table)
+        return connection.sql(sql).to_arrow_table()
+    finally:
+        connection.close()
+
+
+# --- sources ---------------------------------------------------------------------------------
+
+
+def source_file_sql(node: Node, job: Job, schema: Schema, limit: int | None) -> str:
+    """Return the DuckDB query that reads a file source with its explicit schema."""
+    params = {**NODE_TYPES["source.file"].initial_params(), **node.params}
+    path = substitute_parameters(str(params["path"]), job.parameter_defaults())
+    columns = "{" + ", ".join(
+        f"{sql_literal(column.name)}: {sql_literal(duckdb_type(column.type))}" for column in schema
+    ) + "}"
+    file_format = params["format"]
+    if file_format == "csv":
+        reader = (
+            f"read_csv({sql_literal(path)}, columns = {columns}, header = {_bool(params['header'])}, "
+            f"delim = {sql_literal(params['delimiter'])}, quote = {sql_literal(params['quote'])}, "
+            f"escape = {sql_literal(params['escape'])}, nullstr = {sql_literal(params['null_value'])}, "
+            "auto_detect = false, null_padding = true, parallel = false)"
+        )
+    elif file_format == "json":
+        layout = "auto" if params["multiline"] else "newline_delimited"
+        reader = f"read_json({sql_literal(path)}, columns = {columns}, format = {sql_literal(layout)})"
+    else:
+        names = ", ".join(
+            f"CAST({sql_identifier(column.name)} AS {duckdb_type(column.type)}) AS {sql_identifier(column.name)}"
+            for column in schema
+        )
+        return f"SELECT {names} FROM read_parquet({sql_literal(path)})" + (f" LIMIT {int(limit)}" if limit else "")
+    return f"SELECT * FROM {reader}" + (f" LIMIT {int(limit)}" if limit else "")
+
+
+def _bool(value) -> str:
+    return "true" if value else "false"
+
+
+def infer_file_schema(path: str, file_format: str, options: dict | None = None) -> Schema:
+    """Infer a file source's schema with DuckDB's readers, in Spark type names."""
+    from codegen.types import spark_type
+    from designer.schema import Column
+
+    options = options or {}
+    if file_format == "csv":
+        reader = (
+            f"read_csv({sql_literal(path)}, header = {_bool(options.get('header', True))}, "
+            f"delim = {sql_literal(options.get('delimiter', ','))}, "
+            f"quote = {sql_literal(options.get('quote', chr(34)))}, "
+            f"escape = {sql_literal(options.get('escape', chr(34)))}, "
+            f"nullstr = {sql_literal(options.get('null_value', ''))}, null_padding = true)"
+        )
+    elif file_format == "json":
+        layout = "auto" if options.get("multiline") else "newline_delimited"
+        reader = f"read_json({sql_literal(path)}, format = {sql_literal(layout)})"
+    elif file_format == "parquet":
+        reader = f"read_parquet({sql_literal(path)})"
+    else:
+        raise PreviewError(f"unknown format {file_format!r}; use csv, json or parquet")
+    connection = duckdb.connect(":memory:", config=DUCKDB_CONFIG)
+    try:
+        rows = connection.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+    except duckdb.Error as error:
+        raise PreviewError(f"cannot infer the schema of {path}: {_clean_error(error)}") from None
+    finally:
+        connection.close()
+    return [Column(row[0], spark_type(row[1])) for row in rows]
+
+
+def _lower_source_file(node: Node, inputs, job: Job, preview: NodePreview) -> pa.Table:
+    path = substitute_parameters(str(node.params.get("path", "")), job.parameter_defaults())
+    if not _file_stamps(path):
+        raise PreviewError(f"no file matches path {path!r}; check the path, relative to {os.getcwd()}")
+    connection = _connection(job, files=True)
+    try:
+        table = connection.sql(source_file_sql(node, job, preview.schema, job.sample_rows)).to_arrow_table()
+    finally:
+        connection.close()
+    preview.sources[node.id] = table.num_rows
+    preview.notes.append(f"{node.label}: first {table.num_rows} rows (sample limit {job.sample_rows})")
+    return table
+
+
+# --- transforms ------------------------------------------------------------------------------
+
+
+def _lower_change_schema(node: Node, inputs, job: Job, preview: NodePreview) -> pa.Table:
+    schema = inputs["in"].schema
+    selections = []
+    for item in node.params["mappings"]:
+        if item.get("drop"):
+            continue
+        column = find_column(schema, item["source"])
+        target = item.get("target") or column.name
+        target_type = item.get("type") or column.type
+        spark_sql = f"CAST({spark_identifier(column.name)} AS {target_type})"
+        selections.append(f"{expression_to_duckdb(spark_sql, schema)} AS {sql_identifier(target)}")
+    return _run(job, f"SELECT {', '.join(selections)} FROM in_in", inputs)
+
+
+def _lower_filter(node: Node, inputs, job: Job, preview: NodePreview) -> pa.Table:
+    condition = expression_to_duckdb(node.params["condition"], inputs["in"].schema)
+    return _run(job, f"SELECT * FROM in_in WHERE {condition}", inputs)
+
+
+def _lower_derived_column(node: Node, inputs, job: Job, preview: NodePreview) -> pa.Table:
+    schema = inputs["in"].schema
+    value = expression_to_duckdb(node.params["expression"], schema)
+    existing = find_column(schema, node.params["column"])
+    if existing is None:
+        sql = f"SELECT *, {value} AS {sql_identifier(node.params['column'])} FROM in_in"
+    else:
+        sql = f"SELECT * REPLACE ({value} AS {sql_identifier(existing.name)}) FROM in_in"
+        if existing.name != node.params["column"]:
+            sql = f"SELECT * RENAME ({sql_identifier(existing.name)} AS {sql_identifier(node.params['column'])}) FROM ({sql})"
+    return _run(job, sql, inputs)
+
+
+def _lower_join(node: Node, inputs, job: Job, preview: NodePreview) -> pa.Table:
+    left, right = inputs["left"].schema, inputs["right"].schema
+    join_type = node.params.get("join_type", "inner")
+    condition = " AND ".join(
+        f"l.{sql_identifier(find_column(left, pair['left']).name)} = "
+        f"r.{sql_identifier(find_column(right, pair['right']).name)}"
+        for pair in node.params["keys"]
+    )
+    if join_type == "left_semi":
+        sql = f"SELECT l.* FROM in_left AS l WHERE EXISTS (SELECT 1 FROM in_right AS r WHERE {condition})"
+    elif join_type == "left_anti":
+        sql = f"SELECT l.* FROM in_left AS l WHERE NOT EXISTS (SELECT 1 FROM in_right AS r WHERE {condition})"
+    else:
+        prefix = node.params.get("right_prefix", "right_")
+        left_columns, right_columns = join_output_columns(left, right, join_type, prefix)
+        selections = [f"l.{sql_identifier(column.name)}" for column in left_columns]
+        selections += [f"r.{sql_identifier(column.name)} AS {sql_identifier(name)}" for column, name in right_columns]
+        keyword = {"inner": "INNER", "left": "LEFT", "right": "RIGHT", "full": "FULL"}[join_type]
+        sql = f"SELECT {', '.join(selections)} FROM in_left AS l {keyword} JOIN in_right AS r ON {condition}"
+    return _run(job, sql, inputs)
+
+
+AGGREGATE_SQL = {
+    "count": "COUNT({})",
+    "count_distinct": "COUNT(DISTINCT {})",
+    "sum": "SUM({})",
+    "avg": "AVG({})",
+    "min": "MIN({})",
+    "max": "MAX({})",
+    "first": "FIRST({})",
+    "last": "LAST({})",
+    "stddev": "STDDEV_SAMP({})",
+    "variance": "VAR_SAMP({})",
+}
+
+
+def _lower_aggregate(node: Node, inputs, job: Job, preview: NodePreview) -> pa.Table:
+    schema = inputs["in"].schema
+    group_by = [sql_identifier(find_column(schema, name).name) for name in node.params.get("group_by") or []]
+    output = preview.schema[len(group_by):]
+    selections = list(group_by)
+    for item, column in zip(node.params["aggregations"], output, strict=True):
+        argument = "*" if (item.get("column") or "*") == "*" else sql_identifier(find_column(schema, item["column"]).name)
+        call = AGGREGATE_SQL[item["function"]].format(argument)
+        # Spark's result types (bigint sums, decimal widths) are in the node's output schema.
+        selections.append(f"CAST({call} AS {duckdb_type(column.type)}) AS {sql_identifier(column.name)}")
+        if item["function"] in ("first", "last"):
+            note = f"{node.label}: {item['function']}() depends on row order, which Spark does not guarantee"
+            if note not in preview.notes:
+                preview.notes.append(note)
+    sql = f"SELECT {', '.join(selections)} FROM in_in"
+    if group_by:
+        sql += f" GROUP BY {', '.join(group_by)}"
+    return _run(job, sql, inputs)
+
+
+def _lower_sql(node: Node, inputs, job: Job, preview: NodePreview) -> pa.Table:
+    tree = parse_query(node.params["query"])
+    connection = _connection(job, files=False)
+    try:
+        for alias, upstream in inputs.items():
+            connection.register(alias, upstream.table)
+        return connection.sql(to_duckdb(tree, [])).to_arrow_table()
+    finally:
+        connection.close()
+
+
+def _lower_target_file(node: Node, inputs, job: Job, preview: NodePreview) -> pa.Table:
+    path = substitute_parameters(str(node.params.get("path", "")), job.parameter_defaults())
+    preview.notes.append(
+        f"{node.label}: preview only; a run writes {node.params.get('format', 'parquet')} "
+        f"to {path} (mode {node.params.get('mode', 'overwrite')})"
+    )
+    return inputs["in"].table
+
+
+LOWERINGS = {
+    "source.file": _lower_source_file,
+    "transform.change_schema": _lower_change_schema,
+    "transform.filter": _lower_filter,
+    "transform.derived_column": _lower_derived_column,
+    "transform.join": _lower_join,
+    "transform.aggregate": _lower_aggregate,
+    "transform.sql": _lower_sql,
+    "target.file": _lower_target_file,
+}

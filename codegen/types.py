@@ -1,0 +1,64 @@
+"""Type mapping between Spark's names (the job file's vocabulary) and DuckDB's."""
+
+from __future__ import annotations
+
+import re
+
+SPARK_TO_DUCKDB = {
+    "string": "VARCHAR",
+    "boolean": "BOOLEAN",
+    "tinyint": "TINYINT",
+    "smallint": "SMALLINT",
+    "int": "INTEGER",
+    "bigint": "BIGINT",
+    "float": "FLOAT",
+    "double": "DOUBLE",
+    "date": "DATE",
+    # Spark's timestamp is an instant shown in the session time zone. The preview keeps the
+    # session time zone in DuckDB's TimeZone setting and uses TIMESTAMPTZ for the same meaning.
+    "timestamp": "TIMESTAMPTZ",
+    "binary": "BLOB",
+}
+
+DUCKDB_TO_SPARK = {
+    "VARCHAR": "string",
+    "BOOLEAN": "boolean",
+    "TINYINT": "tinyint",
+    "SMALLINT": "smallint",
+    "INTEGER": "int",
+    "BIGINT": "bigint",
+    "HUGEINT": "decimal(38,0)",
+    "UTINYINT": "smallint",
+    "USMALLINT": "int",
+    "UINTEGER": "bigint",
+    "UBIGINT": "decimal(20,0)",
+    "FLOAT": "float",
+    "DOUBLE": "double",
+    "DATE": "date",
+    "TIMESTAMP": "timestamp",
+    "TIMESTAMP WITH TIME ZONE": "timestamp",
+    "TIMESTAMP_NS": "timestamp",
+    "TIMESTAMP_MS": "timestamp",
+    "TIMESTAMP_S": "timestamp",
+    "BLOB": "binary",
+    '"NULL"': "string",
+    "NULL": "string",
+}
+
+DECIMAL = re.compile(r"^DECIMAL\((\d+),\s*(\d+)\)$")
+
+
+def duckdb_type(spark_type: str) -> str:
+    """Return the DuckDB type that holds values of a Spark type."""
+    if spark_type.startswith("decimal"):
+        return spark_type.upper()
+    return SPARK_TO_DUCKDB[spark_type]
+
+
+def spark_type(duckdb_type_name: str) -> str:
+    """Return the Spark type name for a DuckDB result type; unknown types map to string."""
+    name = duckdb_type_name.upper()
+    match = DECIMAL.match(name)
+    if match:
+        return f"decimal({match.group(1)},{match.group(2)})"
+    return DUCKDB_TO_SPARK.get(name, "string")

@@ -1,0 +1,93 @@
+"""Column schemas in Spark's type names, the vocabulary of job files and generated scripts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+SIMPLE_TYPES = (
+    "string",
+    "boolean",
+    "tinyint",
+    "smallint",
+    "int",
+    "bigint",
+    "float",
+    "double",
+    "date",
+    "timestamp",
+    "binary",
+)
+INTEGRAL_TYPES = ("tinyint", "smallint", "int", "bigint")
+FRACTIONAL_TYPES = ("float", "double")
+TYPE_ALIASES = {
+    "integer": "int",
+    "long": "bigint",
+    "short": "smallint",
+    "byte": "tinyint",
+    "real": "float",
+    "str": "string",
+    "bool": "boolean",
+    "timestamp_ltz": "timestamp",
+}
+DECIMAL_PATTERN = re.compile(r"^decimal\(\s*(\d+)\s*,\s*(\d+)\s*\)$")
+
+
+def normalize_type(type_name: str) -> str:
+    """Return the canonical Spark name of a type, or raise ValueError naming the valid ones."""
+    text = type_name.strip().lower()
+    text = TYPE_ALIASES.get(text, text)
+    if text in SIMPLE_TYPES:
+        return text
+    if text == "decimal":
+        return "decimal(10,0)"
+    match = DECIMAL_PATTERN.match(text)
+    if match:
+        precision, scale = int(match.group(1)), int(match.group(2))
+        if 1 <= precision <= 38 and scale <= precision:
+            return f"decimal({precision},{scale})"
+    valid = ", ".join(SIMPLE_TYPES)
+    raise ValueError(f"unknown type {type_name!r}; use one of {valid} or decimal(P,S)")
+
+
+def is_numeric(type_name: str) -> bool:
+    return (
+        type_name in INTEGRAL_TYPES
+        or type_name in FRACTIONAL_TYPES
+        or type_name.startswith("decimal")
+    )
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a node's output: its name and its Spark type."""
+
+    name: str
+    type: str
+
+
+Schema = list[Column]
+
+
+def column_names(schema: Schema) -> list[str]:
+    return [column.name for column in schema]
+
+
+def find_column(schema: Schema, name: str) -> Column | None:
+    """Find a column as Spark resolves names by default: case-insensitively."""
+    for column in schema:
+        if column.name == name:
+            return column
+    lowered = name.lower()
+    for column in schema:
+        if column.name.lower() == lowered:
+            return column
+    return None
+
+
+def schema_from_params(columns: list[dict]) -> Schema:
+    return [Column(str(item["name"]), normalize_type(str(item["type"]))) for item in columns]
+
+
+def schema_to_params(schema: Schema) -> list[dict]:
+    return [{"name": column.name, "type": column.type} for column in schema]
