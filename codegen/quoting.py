@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PARAMETER_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -24,6 +25,11 @@ def py_template(value: str, parameters: dict[str, str], namespace: str = "args")
     """
     if not PARAMETER_REFERENCE.search(value):
         return py_str(value)
+    whole = PARAMETER_REFERENCE.fullmatch(value)
+    if whole:
+        if whole.group(1) not in parameters:
+            raise KeyError(whole.group(1))
+        return f"{namespace}.{whole.group(1)}"
     parts: list[str] = []
     position = 0
     for match in PARAMETER_REFERENCE.finditer(value):
@@ -36,6 +42,27 @@ def py_template(value: str, parameters: dict[str, str], namespace: str = "args")
         position = match.end()
     parts.append(_escape_fstring_text(value[position:]))
     return "f" + py_str("".join(parts))
+
+
+def py_text_block(value: str, indent: str) -> str:
+    """Quote multi-line text, such as a SQL query, as adjacent literals, one per line.
+
+    Python joins adjacent literals, so the value is exact and each line of it stays readable.
+    """
+    lines = str(value).splitlines(keepends=True)
+    if len(lines) <= 1:
+        return py_str(value)
+    return f"\n{indent}".join(py_str(line) for line in lines)
+
+
+def py_column(name: str) -> str:
+    """Quote a column name for the DataFrame API, backticked unless it is a plain identifier.
+
+    Plain strings such as "a.b" would be read by Spark as a field of a struct column.
+    """
+    if IDENTIFIER.match(name):
+        return py_str(name)
+    return py_str(spark_identifier(name))
 
 
 def _escape_fstring_text(text: str) -> str:
