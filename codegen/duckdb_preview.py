@@ -69,7 +69,9 @@ class PreviewEngine:
         """Return the preview of one node, computing only what the cache lacks."""
         validation = validation or validate(job)
         if not job.has_node(node_id):
-            raise PreviewError(f"node {node_id!r} not found; the job has {', '.join(n.id for n in job.nodes)}")
+            raise PreviewError(
+                f"node {node_id!r} not found; the job has {', '.join(n.id for n in job.nodes)}"
+            )
         keys: dict[str, str] = {}
         result = None
         for current in _ancestors_in_order(job, node_id, validation):
@@ -83,12 +85,16 @@ class PreviewEngine:
         order = validation.order or [node.id for node in job.nodes]
         return {node_id: self._node(job, job.node(node_id), validation, keys) for node_id in order}
 
-    def _node(self, job: Job, node: Node, validation: Validation, keys: dict[str, str]) -> NodePreview:
+    def _node(
+        self, job: Job, node: Node, validation: Validation, keys: dict[str, str]
+    ) -> NodePreview:
         problems = validation.problems_of(node.id)
         if problems:
             keys[node.id] = "invalid"
             return NodePreview(node.id, error="; ".join(p.message for p in problems))
-        upstream_failed = [up for up in node.inputs.values() if keys.get(up) in (None, "invalid", "failed")]
+        upstream_failed = [
+            up for up in node.inputs.values() if keys.get(up) in (None, "invalid", "failed")
+        ]
         if upstream_failed or node.id not in validation.schemas:
             keys[node.id] = "failed"
             names = ", ".join(upstream_failed) or "an input"
@@ -207,9 +213,14 @@ def source_file_sql(node: Node, job: Job, schema: Schema, limit: int | None) -> 
     """Return the DuckDB query that reads a file source with its explicit schema."""
     params = {**NODE_TYPES["source.file"].initial_params(), **node.params}
     path = substitute_parameters(str(params["path"]), job.parameter_defaults())
-    columns = "{" + ", ".join(
-        f"{sql_literal(column.name)}: {sql_literal(duckdb_type(column.type))}" for column in schema
-    ) + "}"
+    columns = (
+        "{"
+        + ", ".join(
+            f"{sql_literal(column.name)}: {sql_literal(duckdb_type(column.type))}"
+            for column in schema
+        )
+        + "}"
+    )
     file_format = params["format"]
     if file_format == "csv":
         reader = (
@@ -220,13 +231,17 @@ def source_file_sql(node: Node, job: Job, schema: Schema, limit: int | None) -> 
         )
     elif file_format == "json":
         layout = "auto" if params["multiline"] else "newline_delimited"
-        reader = f"read_json({sql_literal(path)}, columns = {columns}, format = {sql_literal(layout)})"
+        reader = (
+            f"read_json({sql_literal(path)}, columns = {columns}, format = {sql_literal(layout)})"
+        )
     else:
         names = ", ".join(
-            f"CAST({sql_identifier(column.name)} AS {duckdb_type(column.type)}) AS {sql_identifier(column.name)}"
-            for column in schema
+            f"CAST({name} AS {duckdb_type(column.type)}) AS {name}"
+            for column, name in ((column, sql_identifier(column.name)) for column in schema)
         )
-        return f"SELECT {names} FROM read_parquet({sql_literal(path)})" + (f" LIMIT {int(limit)}" if limit else "")
+        return f"SELECT {names} FROM read_parquet({sql_literal(path)})" + (
+            f" LIMIT {int(limit)}" if limit else ""
+        )
     return f"SELECT * FROM {reader}" + (f" LIMIT {int(limit)}" if limit else "")
 
 
@@ -268,14 +283,20 @@ def infer_file_schema(path: str, file_format: str, options: dict | None = None) 
 def _lower_source_file(node: Node, inputs, job: Job, preview: NodePreview) -> pa.Table:
     path = substitute_parameters(str(node.params.get("path", "")), job.parameter_defaults())
     if not _file_stamps(path):
-        raise PreviewError(f"no file matches path {path!r}; check the path, relative to {os.getcwd()}")
+        raise PreviewError(
+            f"no file matches path {path!r}; check the path, relative to {os.getcwd()}"
+        )
     connection = _connection(job, files=True)
     try:
-        table = connection.sql(source_file_sql(node, job, preview.schema, job.sample_rows)).to_arrow_table()
+        table = connection.sql(
+            source_file_sql(node, job, preview.schema, job.sample_rows)
+        ).to_arrow_table()
     finally:
         connection.close()
     preview.sources[node.id] = table.num_rows
-    preview.notes.append(f"{node.label}: first {table.num_rows} rows (sample limit {job.sample_rows})")
+    preview.notes.append(
+        f"{node.label}: first {table.num_rows} rows (sample limit {job.sample_rows})"
+    )
     return table
 
 
@@ -310,7 +331,8 @@ def _lower_derived_column(node: Node, inputs, job: Job, preview: NodePreview) ->
     else:
         sql = f"SELECT * REPLACE ({value} AS {sql_identifier(existing.name)}) FROM in_in"
         if existing.name != node.params["column"]:
-            sql = f"SELECT * RENAME ({sql_identifier(existing.name)} AS {sql_identifier(node.params['column'])}) FROM ({sql})"
+            renamed = f"{sql_identifier(existing.name)} AS {sql_identifier(node.params['column'])}"
+            sql = f"SELECT * RENAME ({renamed}) FROM ({sql})"
     return _run(job, sql, inputs)
 
 
@@ -330,7 +352,10 @@ def _lower_join(node: Node, inputs, job: Job, preview: NodePreview) -> pa.Table:
         prefix = node.params.get("right_prefix", "right_")
         left_columns, right_columns = join_output_columns(left, right, join_type, prefix)
         selections = [f"l.{sql_identifier(column.name)}" for column in left_columns]
-        selections += [f"r.{sql_identifier(column.name)} AS {sql_identifier(name)}" for column, name in right_columns]
+        selections += [
+            f"r.{sql_identifier(column.name)} AS {sql_identifier(name)}"
+            for column, name in right_columns
+        ]
         keyword = {"inner": "INNER", "left": "LEFT", "right": "RIGHT", "full": "FULL"}[join_type]
         sql = f"SELECT {', '.join(selections)} FROM in_left AS l {keyword} JOIN in_right AS r ON {condition}"
     return _run(job, sql, inputs)
@@ -352,14 +377,22 @@ AGGREGATE_SQL = {
 
 def _lower_aggregate(node: Node, inputs, job: Job, preview: NodePreview) -> pa.Table:
     schema = inputs["in"].schema
-    group_by = [sql_identifier(find_column(schema, name).name) for name in node.params.get("group_by") or []]
-    output = preview.schema[len(group_by):]
+    group_by = [
+        sql_identifier(find_column(schema, name).name) for name in node.params.get("group_by") or []
+    ]
+    output = preview.schema[len(group_by) :]
     selections = list(group_by)
     for item, column in zip(node.params["aggregations"], output, strict=True):
-        argument = "*" if (item.get("column") or "*") == "*" else sql_identifier(find_column(schema, item["column"]).name)
+        argument = (
+            "*"
+            if (item.get("column") or "*") == "*"
+            else sql_identifier(find_column(schema, item["column"]).name)
+        )
         call = AGGREGATE_SQL[item["function"]].format(argument)
         # Spark's result types (bigint sums, decimal widths) are in the node's output schema.
-        selections.append(f"CAST({call} AS {duckdb_type(column.type)}) AS {sql_identifier(column.name)}")
+        selections.append(
+            f"CAST({call} AS {duckdb_type(column.type)}) AS {sql_identifier(column.name)}"
+        )
         if item["function"] in ("first", "last"):
             note = f"{node.label}: {item['function']}() depends on row order, which Spark does not guarantee"
             if note not in preview.notes:

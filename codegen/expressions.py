@@ -126,8 +126,10 @@ def _checked_division(node: exp.Div) -> exp.Expression:
                 this=exp.EQ(this=denominator.copy(), expression=exp.Literal.number(0)),
                 true=exp.func(
                     "error",
-                    exp.Literal.string("[DIVIDE_BY_ZERO] Division by zero. Use try_divide to "
-                                       "tolerate a zero divisor and return NULL instead."),
+                    exp.Literal.string(
+                        "[DIVIDE_BY_ZERO] Division by zero. Use try_divide to "
+                        "tolerate a zero divisor and return NULL instead."
+                    ),
                 ),
             )
         ],

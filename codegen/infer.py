@@ -13,8 +13,10 @@ from designer.schema import Column, Schema
 
 def describe_select(sql: str, tables: dict[str, Schema]) -> Schema:
     """Return the schema of a DuckDB query over empty tables with the given schemas."""
-    connection = duckdb.connect(":memory:", config={"autoload_known_extensions": False,
-                                                   "autoinstall_known_extensions": False})
+    connection = duckdb.connect(
+        ":memory:",
+        config={"autoload_known_extensions": False, "autoinstall_known_extensions": False},
+    )
     try:
         for table, schema in tables.items():
             connection.execute(empty_table_sql(table, schema))

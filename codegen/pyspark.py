@@ -271,13 +271,15 @@ class _Emitter:
             left_name = find_column(left_schema, pair["left"]).name
             right_name = find_column(right_schema, pair["right"]).name
             right_name = renames.get(right_name, right_name)
-            conditions.append(f"({left}[{py_column(left_name)}] == {right}[{py_column(right_name)}])")
+            conditions.append(
+                f"({left}[{py_column(left_name)}] == {right}[{py_column(right_name)}])"
+            )
         lines.append(f"{variable} = {left}.join(")
         lines.append(f"    {right},")
         if len(conditions) == 1:
             lines.append(f"    on={conditions[0][1:-1]},")
         else:
-            lines.append("    on=" + f"\n    & ".join(conditions) + ",")
+            lines.append("    on=" + "\n    & ".join(conditions) + ",")
         lines.append(f"    how={py_str(join_type)},")
         lines.append(")")
         return lines
@@ -285,7 +287,7 @@ class _Emitter:
     def aggregate(self, node: Node, variable: str) -> list[str]:
         source = self.input_variable(node, "in")
         group_by = node.params.get("group_by") or []
-        output = self.schema_of(node.id)[len(group_by):]
+        output = self.schema_of(node.id)[len(group_by) :]
         if group_by:
             columns = ", ".join(py_column(name) for name in group_by)
             lines = [f"{variable} = {source}.groupBy({columns}).agg("]
@@ -315,7 +317,9 @@ class _Emitter:
         params = {**NODE_TYPES[node.type].initial_params(), **node.params}
         path = self.template(params["path"])
         mode = params["mode"]
-        writer = [f"    {source if mode == 'ignore' else variable}.write.format({py_str(params['format'])})"]
+        writer = [
+            f"    {source if mode == 'ignore' else variable}.write.format({py_str(params['format'])})"
+        ]
         writer.append(f"    .mode({py_str(mode)})")
         if params["partition_by"]:
             columns = ", ".join(py_column(name) for name in params["partition_by"])
@@ -328,7 +332,9 @@ class _Emitter:
         if mode == "ignore":
             # Nothing runs when the target exists, so there is no row count to observe.
             return [
-                "(", *writer, ")",
+                "(",
+                *writer,
+                ")",
                 f'log.info("Node %s finished writing to %s (mode ignore)", {py_str(node.id)}, {path})',
             ]
         return [
@@ -360,7 +366,7 @@ EMITTERS = {
 
 def _schema_call(schema: Schema) -> list[str]:
     """Return the .schema(...) call with a DDL string wrapped over several literals."""
-    fields = [f"{spark_identifier(column.name)} {column.type.upper()}" for column in schema]
+    fields = [f"{spark_identifier(column.name)} {column.type}" for column in schema]
     chunks: list[str] = []
     current = ""
     for position, field in enumerate(fields):

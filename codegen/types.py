@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import re
 
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+from designer.schema import render_type
+
 SPARK_TO_DUCKDB = {
     "string": "VARCHAR",
     "boolean": "BOOLEAN",
@@ -50,9 +55,12 @@ DECIMAL = re.compile(r"^DECIMAL\((\d+),\s*(\d+)\)$")
 
 def duckdb_type(spark_type: str) -> str:
     """Return the DuckDB type that holds values of a Spark type."""
+    if spark_type in SPARK_TO_DUCKDB:
+        return SPARK_TO_DUCKDB[spark_type]
     if spark_type.startswith("decimal"):
         return spark_type.upper()
-    return SPARK_TO_DUCKDB[spark_type]
+    # Arrays, maps and structs: sqlglot maps each element type as above.
+    return exp.DataType.build(spark_type, dialect="spark").sql(dialect="duckdb")
 
 
 def spark_type(duckdb_type_name: str) -> str:
@@ -61,4 +69,11 @@ def spark_type(duckdb_type_name: str) -> str:
     match = DECIMAL.match(name)
     if match:
         return f"decimal({match.group(1)},{match.group(2)})"
-    return DUCKDB_TO_SPARK.get(name, "string")
+    if name in DUCKDB_TO_SPARK:
+        return DUCKDB_TO_SPARK[name]
+    if name.endswith("]") or name.startswith(("STRUCT", "MAP")):
+        try:
+            return render_type(exp.DataType.build(duckdb_type_name, dialect="duckdb"))
+        except (ParseError, ValueError):
+            return "string"
+    return "string"

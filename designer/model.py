@@ -189,7 +189,9 @@ def job_to_json(job: Job) -> str:
 def job_from_dict(data: Any, source: str = "job") -> Job:
     """Build a job from parsed JSON, rejecting unknown format versions and malformed files."""
     if not isinstance(data, dict):
-        raise JobFormatError(f"{source}: a job file must hold a JSON object, not {type(data).__name__}")
+        raise JobFormatError(
+            f"{source}: a job file must hold a JSON object, not {type(data).__name__}"
+        )
     version = data.get("format")
     if isinstance(version, str) and version.startswith(FORMAT_PREFIX) and version != FORMAT:
         raise JobFormatError(

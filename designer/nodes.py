@@ -25,7 +25,6 @@ from designer.schema import (
     find_column,
     is_numeric,
     normalize_type,
-    schema_from_params,
 )
 
 
@@ -95,8 +94,10 @@ class NodeType:
 
     def initial_params(self) -> dict[str, Any]:
         """Return every parameter with its default, in declaration order, for a new node."""
-        params = {param.name: _empty_value(param) if param.default is None else param.default
-                  for param in self.params}
+        params = {
+            param.name: _empty_value(param) if param.default is None else param.default
+            for param in self.params
+        }
         params.update(self.default_params)
         return copy.deepcopy(params)
 
@@ -298,7 +299,9 @@ def _decimal_parts(type_name: str) -> tuple[int, int]:
 
 def _aggregate_schema(node, inputs: dict[str, Schema]) -> Schema:
     schema = inputs["in"]
-    output = [_require_column(schema, str(name), "group_by") for name in node.params.get("group_by") or []]
+    output = [
+        _require_column(schema, str(name), "group_by") for name in node.params.get("group_by") or []
+    ]
     aggregations = node.params.get("aggregations") or []
     if not aggregations and not output:
         raise NodeError("aggregations", "add a group-by column or an aggregation")
@@ -364,7 +367,9 @@ def _target_file_schema(node, inputs: dict[str, Schema]) -> Schema:
     for name in node.params.get("partition_by") or []:
         _require_column(schema, str(name), "partition_by")
     if len(node.params.get("partition_by") or []) >= len(schema):
-        raise NodeError("partition_by", "partitioning by every column leaves no data columns to write")
+        raise NodeError(
+            "partition_by", "partitioning by every column leaves no data columns to write"
+        )
     compression = node.params.get("compression", "default")
     allowed = TARGET_COMPRESSION[node.params.get("format", "parquet")]
     if compression not in allowed:
@@ -397,22 +402,45 @@ NODE_TYPES: dict[str, NodeType] = {
             category="source",
             description="Reads CSV, JSON or Parquet files from a path or glob.",
             params=(
-                Param("path", "string", "Path or glob", required=True,
-                      help="A file, folder or glob; relative paths start at the working folder. "
-                      "${name} inserts a job parameter."),
-                Param("format", "choice", "Format", default="csv", choices=("csv", "json", "parquet")),
+                Param(
+                    "path",
+                    "string",
+                    "Path or glob",
+                    required=True,
+                    help="A file, folder or glob; relative paths start at the working folder. "
+                    "${name} inserts a job parameter.",
+                ),
+                Param(
+                    "format", "choice", "Format", default="csv", choices=("csv", "json", "parquet")
+                ),
                 Param("header", "bool", "First line is a header", default=True, formats=CSV),
                 Param("delimiter", "string", "Delimiter", default=",", formats=CSV),
                 Param("quote", "string", "Quote character", default='"', formats=CSV),
                 Param("escape", "string", "Escape character", default='"', formats=CSV),
-                Param("multiline", "bool", "Records span several lines", default=False,
-                      formats=CSV_JSON,
-                      help="CSV: quoted values may hold line breaks. JSON: each file is one "
-                      "document (an object or an array) rather than one object per line."),
-                Param("null_value", "string", "Null value", default="", formats=CSV,
-                      help="The text read as NULL. Empty fields are always NULL, as in Spark."),
-                Param("columns", "schema", "Schema", required=True,
-                      help="Inferred once from the data; edit names and types as needed."),
+                Param(
+                    "multiline",
+                    "bool",
+                    "Records span several lines",
+                    default=False,
+                    formats=CSV_JSON,
+                    help="CSV: quoted values may hold line breaks. JSON: each file is one "
+                    "document (an object or an array) rather than one object per line.",
+                ),
+                Param(
+                    "null_value",
+                    "string",
+                    "Null value",
+                    default="",
+                    formats=CSV,
+                    help="The text read as NULL. Empty fields are always NULL, as in Spark.",
+                ),
+                Param(
+                    "columns",
+                    "schema",
+                    "Schema",
+                    required=True,
+                    help="Inferred once from the data; edit names and types as needed.",
+                ),
             ),
             output_schema=_source_file_schema,
         ),
@@ -422,8 +450,13 @@ NODE_TYPES: dict[str, NodeType] = {
             category="transform",
             description="Keeps or drops, renames and casts columns (Glue's ApplyMapping).",
             params=(
-                Param("mappings", "mappings", "Columns", required=True,
-                      help="One row per input column: drop it, or keep it under a name and type."),
+                Param(
+                    "mappings",
+                    "mappings",
+                    "Columns",
+                    required=True,
+                    help="One row per input column: drop it, or keep it under a name and type.",
+                ),
             ),
             output_schema=_change_schema_schema,
             ports=("in",),
@@ -434,8 +467,13 @@ NODE_TYPES: dict[str, NodeType] = {
             category="transform",
             description="Keeps the rows for which a Spark SQL condition is true.",
             params=(
-                Param("condition", "expression", "Condition", required=True,
-                      help="A Spark SQL boolean expression, for example total_amount > 0."),
+                Param(
+                    "condition",
+                    "expression",
+                    "Condition",
+                    required=True,
+                    help="A Spark SQL boolean expression, for example total_amount > 0.",
+                ),
             ),
             output_schema=_filter_schema,
             ports=("in",),
@@ -447,8 +485,13 @@ NODE_TYPES: dict[str, NodeType] = {
             description="Adds or replaces a column computed by a Spark SQL expression.",
             params=(
                 Param("column", "string", "Column name", required=True),
-                Param("expression", "expression", "Expression", required=True,
-                      help="A Spark SQL expression over the input columns."),
+                Param(
+                    "expression",
+                    "expression",
+                    "Expression",
+                    required=True,
+                    help="A Spark SQL expression over the input columns.",
+                ),
             ),
             output_schema=_derived_column_schema,
             ports=("in",),
@@ -460,10 +503,16 @@ NODE_TYPES: dict[str, NodeType] = {
             description="Joins two inputs on one or more key pairs.",
             params=(
                 Param("join_type", "choice", "Join type", default="inner", choices=JOIN_TYPES),
-                Param("keys", "join_keys", "Keys", required=True,
-                      help="Pairs of left and right columns that must be equal."),
-                Param("right_prefix", "string", "Prefix for clashing right columns",
-                      default="right_"),
+                Param(
+                    "keys",
+                    "join_keys",
+                    "Keys",
+                    required=True,
+                    help="Pairs of left and right columns that must be equal.",
+                ),
+                Param(
+                    "right_prefix", "string", "Prefix for clashing right columns", default="right_"
+                ),
             ),
             output_schema=_join_schema,
             ports=("left", "right"),
@@ -486,8 +535,13 @@ NODE_TYPES: dict[str, NodeType] = {
             category="transform",
             description="Runs a Spark SQL query over its inputs, each under a table alias.",
             params=(
-                Param("query", "query", "Query", required=True,
-                      help="Spark SQL; each input is a table named after its alias."),
+                Param(
+                    "query",
+                    "query",
+                    "Query",
+                    required=True,
+                    help="Spark SQL; each input is a table named after its alias.",
+                ),
             ),
             output_schema=_sql_schema,
             dynamic_ports=True,
@@ -498,15 +552,35 @@ NODE_TYPES: dict[str, NodeType] = {
             category="target",
             description="Writes Parquet, CSV or JSON files. A preview never writes.",
             params=(
-                Param("path", "string", "Path", required=True,
-                      help="The output folder; ${name} inserts a job parameter."),
-                Param("format", "choice", "Format", default="parquet",
-                      choices=("parquet", "csv", "json")),
-                Param("mode", "choice", "Mode", default="overwrite",
-                      choices=("overwrite", "append", "errorifexists", "ignore")),
+                Param(
+                    "path",
+                    "string",
+                    "Path",
+                    required=True,
+                    help="The output folder; ${name} inserts a job parameter.",
+                ),
+                Param(
+                    "format",
+                    "choice",
+                    "Format",
+                    default="parquet",
+                    choices=("parquet", "csv", "json"),
+                ),
+                Param(
+                    "mode",
+                    "choice",
+                    "Mode",
+                    default="overwrite",
+                    choices=("overwrite", "append", "errorifexists", "ignore"),
+                ),
                 Param("partition_by", "columns", "Partition by", default=[]),
-                Param("compression", "choice", "Compression", default="default",
-                      choices=tuple(dict.fromkeys(sum(TARGET_COMPRESSION.values(), ())))),
+                Param(
+                    "compression",
+                    "choice",
+                    "Compression",
+                    default="default",
+                    choices=tuple(dict.fromkeys(sum(TARGET_COMPRESSION.values(), ()))),
+                ),
             ),
             output_schema=_target_file_schema,
             ports=("in",),
@@ -517,4 +591,3 @@ NODE_TYPES: dict[str, NodeType] = {
 
 def node_type(type_name: str) -> NodeType:
     return NODE_TYPES[type_name]
-

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
 SIMPLE_TYPES = (
     "string",
     "boolean",
@@ -29,6 +32,9 @@ TYPE_ALIASES = {
     "str": "string",
     "bool": "boolean",
     "timestamp_ltz": "timestamp",
+    "text": "string",
+    "varchar": "string",
+    "int128": "decimal(38,0)",
 }
 DECIMAL_PATTERN = re.compile(r"^decimal\(\s*(\d+)\s*,\s*(\d+)\s*\)$")
 
@@ -46,8 +52,35 @@ def normalize_type(type_name: str) -> str:
         precision, scale = int(match.group(1)), int(match.group(2))
         if 1 <= precision <= 38 and scale <= precision:
             return f"decimal({precision},{scale})"
+    if text.startswith(("array", "struct", "map")):
+        try:
+            return render_type(exp.DataType.build(type_name, dialect="spark"))
+        except (ParseError, ValueError):
+            pass
     valid = ", ".join(SIMPLE_TYPES)
-    raise ValueError(f"unknown type {type_name!r}; use one of {valid} or decimal(P,S)")
+    raise ValueError(
+        f"unknown type {type_name!r}; use one of {valid}, decimal(P,S), array<T>, "
+        "map<K,V> or struct<name:T,...>"
+    )
+
+
+def render_type(data_type: exp.DataType) -> str:
+    """Return the canonical Spark name of a parsed type: lower case, field names as written."""
+    kind = data_type.this
+    if kind == exp.DataType.Type.ARRAY:
+        return f"array<{render_type(data_type.expressions[0])}>"
+    if kind == exp.DataType.Type.MAP:
+        key, value = data_type.expressions
+        return f"map<{render_type(key)},{render_type(value)}>"
+    if kind == exp.DataType.Type.STRUCT:
+        fields = []
+        for field_definition in data_type.expressions:
+            name = field_definition.name
+            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+                name = "`" + name.replace("`", "``") + "`"
+            fields.append(f"{name}:{render_type(field_definition.args['kind'])}")
+        return f"struct<{','.join(fields)}>"
+    return normalize_type(data_type.sql(dialect="spark"))
 
 
 def is_numeric(type_name: str) -> bool:

@@ -39,10 +39,12 @@ def validate(job: Job) -> Validation:
     for node in job.nodes:
         node_type = NODE_TYPES.get(node.type)
         if node_type is None:
-            result.problems.append(Problem(
-                f"unknown node type {node.type!r}.{did_you_mean(node.type, list(NODE_TYPES))}",
-                node.id,
-            ))
+            result.problems.append(
+                Problem(
+                    f"unknown node type {node.type!r}.{did_you_mean(node.type, list(NODE_TYPES))}",
+                    node.id,
+                )
+            )
             continue
         _check_ports(node, node_type, by_id, result)
         _check_params(node, node_type, job, result)
@@ -70,92 +72,110 @@ def _check_ids(job: Job, result: Validation) -> dict[str, Node]:
     by_id: dict[str, Node] = {}
     for node in job.nodes:
         if not IDENTIFIER_PATTERN.match(node.id):
-            result.problems.append(Problem(
-                f"node id {node.id!r} is not a valid identifier; use letters, digits and "
-                "underscores, starting with a letter",
-                node.id,
-            ))
+            result.problems.append(
+                Problem(
+                    f"node id {node.id!r} is not a valid identifier; use letters, digits and "
+                    "underscores, starting with a letter",
+                    node.id,
+                )
+            )
         if node.id in by_id:
-            result.problems.append(Problem(
-                f"duplicate node id {node.id!r}; every node needs its own id", node.id
-            ))
+            result.problems.append(
+                Problem(f"duplicate node id {node.id!r}; every node needs its own id", node.id)
+            )
             continue
         by_id[node.id] = node
     return by_id
 
 
-def _check_ports(node: Node, node_type: NodeType, by_id: dict[str, Node], result: Validation) -> None:
+def _check_ports(
+    node: Node, node_type: NodeType, by_id: dict[str, Node], result: Validation
+) -> None:
     if node_type.dynamic_ports:
         if not node.inputs:
-            result.problems.append(Problem(
-                "the query has no inputs; connect at least one node", node.id, "inputs"
-            ))
+            result.problems.append(
+                Problem("the query has no inputs; connect at least one node", node.id, "inputs")
+            )
         for port in node.inputs:
             if not IDENTIFIER_PATTERN.match(port):
-                result.problems.append(Problem(
-                    f"input alias {port!r} is not a valid table name; use letters, digits "
-                    "and underscores",
-                    node.id,
-                    "inputs",
-                ))
+                result.problems.append(
+                    Problem(
+                        f"input alias {port!r} is not a valid table name; use letters, digits "
+                        "and underscores",
+                        node.id,
+                        "inputs",
+                    )
+                )
     else:
         for port in node_type.ports:
             if port not in node.inputs:
-                result.problems.append(Problem(
-                    f"missing input port {port!r}; connect a node to it", node.id, "inputs"
-                ))
+                result.problems.append(
+                    Problem(f"missing input port {port!r}; connect a node to it", node.id, "inputs")
+                )
         for port in node.inputs:
             if port not in node_type.ports:
                 expected = ", ".join(repr(p) for p in node_type.ports) or "no inputs"
-                result.problems.append(Problem(
-                    f"unknown input port {port!r}; {node_type.label} takes {expected}",
-                    node.id,
-                    "inputs",
-                ))
+                result.problems.append(
+                    Problem(
+                        f"unknown input port {port!r}; {node_type.label} takes {expected}",
+                        node.id,
+                        "inputs",
+                    )
+                )
     for port, upstream in node.inputs.items():
         if upstream not in by_id:
-            result.problems.append(Problem(
-                f"input {port!r} names node {upstream!r}, which does not exist."
-                f"{did_you_mean(upstream, list(by_id))}",
-                node.id,
-                "inputs",
-            ))
+            result.problems.append(
+                Problem(
+                    f"input {port!r} names node {upstream!r}, which does not exist."
+                    f"{did_you_mean(upstream, list(by_id))}",
+                    node.id,
+                    "inputs",
+                )
+            )
 
 
 def _check_params(node: Node, node_type: NodeType, job: Job, result: Validation) -> None:
     known = {param.name for param in node_type.params}
     for name in node.params:
         if name not in known:
-            result.problems.append(Problem(
-                f"unknown parameter {name!r}.{did_you_mean(name, sorted(known))}", node.id, name
-            ))
+            result.problems.append(
+                Problem(
+                    f"unknown parameter {name!r}.{did_you_mean(name, sorted(known))}", node.id, name
+                )
+            )
     parameter_names = set(job.parameter_defaults())
     for param in node_type.params:
         value = node.params.get(param.name)
         if value is None or value == "" or value == []:
             if param.required:
-                result.problems.append(Problem(
-                    f"missing required parameter {param.name!r} ({param.label})",
-                    node.id,
-                    param.name,
-                ))
+                result.problems.append(
+                    Problem(
+                        f"missing required parameter {param.name!r} ({param.label})",
+                        node.id,
+                        param.name,
+                    )
+                )
             continue
         expected = PARAM_KINDS[param.kind]
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            result.problems.append(Problem(
-                f"{param.name} must be a {expected.__name__}, not {type(value).__name__} "
-                f"({value!r})",
-                node.id,
-                param.name,
-            ))
+            result.problems.append(
+                Problem(
+                    f"{param.name} must be a {expected.__name__}, not {type(value).__name__} "
+                    f"({value!r})",
+                    node.id,
+                    param.name,
+                )
+            )
             continue
         if param.choices and value not in param.choices:
-            result.problems.append(Problem(
-                f"{value!r} is not a valid {param.label.lower()}; use one of "
-                f"{', '.join(param.choices)}.{did_you_mean(value, list(param.choices))}",
-                node.id,
-                param.name,
-            ))
+            result.problems.append(
+                Problem(
+                    f"{value!r} is not a valid {param.label.lower()}; use one of "
+                    f"{', '.join(param.choices)}.{did_you_mean(value, list(param.choices))}",
+                    node.id,
+                    param.name,
+                )
+            )
         if param.kind == "string":
             _check_parameter_references(node, param.name, value, parameter_names, result)
 
@@ -163,12 +183,14 @@ def _check_params(node: Node, node_type: NodeType, job: Job, result: Validation)
 def _check_parameter_references(node, name, value, parameter_names, result) -> None:
     for match in PARAMETER_REFERENCE.finditer(value):
         if match.group(1) not in parameter_names:
-            result.problems.append(Problem(
-                f"${{{match.group(1)}}} names no job parameter; add it under Job details "
-                f"or fix the name.{did_you_mean(match.group(1), sorted(parameter_names))}",
-                node.id,
-                name,
-            ))
+            result.problems.append(
+                Problem(
+                    f"${{{match.group(1)}}} names no job parameter; add it under Job details "
+                    f"or fix the name.{did_you_mean(match.group(1), sorted(parameter_names))}",
+                    node.id,
+                    name,
+                )
+            )
 
 
 def _topological_order(job: Job, by_id: dict[str, Node], result: Validation) -> list[str]:
@@ -177,13 +199,19 @@ def _topological_order(job: Job, by_id: dict[str, Node], result: Validation) -> 
     except graphlib.CycleError as error:
         cycle = error.args[1]
         path = " -> ".join(cycle)
-        result.problems.append(Problem(
-            f"the graph has a cycle: {path}; remove one of these connections", cycle[0], "inputs"
-        ))
+        result.problems.append(
+            Problem(
+                f"the graph has a cycle: {path}; remove one of these connections",
+                cycle[0],
+                "inputs",
+            )
+        )
         return []
 
 
-def _propagate_schemas(job: Job, order: list[str], by_id: dict[str, Node], result: Validation) -> None:
+def _propagate_schemas(
+    job: Job, order: list[str], by_id: dict[str, Node], result: Validation
+) -> None:
     failed = {problem.node_id for problem in result.problems}
     for node_id in order:
         node = by_id.get(node_id)
