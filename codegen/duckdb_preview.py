@@ -85,16 +85,12 @@ class PreviewEngine:
         order = validation.order or [node.id for node in job.nodes]
         return {node_id: self._node(job, job.node(node_id), validation, keys) for node_id in order}
 
-    def _node(
-        self, job: Job, node: Node, validation: Validation, keys: dict[str, str]
-    ) -> NodePreview:
+    def _node(self, job: Job, node: Node, validation: Validation, keys: dict[str, str]) -> NodePreview:
         problems = validation.problems_of(node.id)
         if problems:
             keys[node.id] = "invalid"
             return NodePreview(node.id, error="; ".join(p.message for p in problems))
-        upstream_failed = [
-            up for up in node.inputs.values() if keys.get(up) in (None, "invalid", "failed")
-        ]
+        upstream_failed = [up for up in node.inputs.values() if keys.get(up) in (None, "invalid", "failed")]
         if upstream_failed or node.id not in validation.schemas:
             keys[node.id] = "failed"
             names = ", ".join(upstream_failed) or "an input"
@@ -216,8 +212,7 @@ def source_file_sql(node: Node, job: Job, schema: Schema, limit: int | None) -> 
     columns = (
         "{"
         + ", ".join(
-            f"{sql_literal(column.name)}: {sql_literal(duckdb_type(column.type))}"
-            for column in schema
+            f"{sql_literal(column.name)}: {sql_literal(duckdb_type(column.type))}" for column in schema
         )
         + "}"
     )
@@ -231,9 +226,7 @@ def source_file_sql(node: Node, job: Job, schema: Schema, limit: int | None) -> 
         )
     elif file_format == "json":
         layout = "auto" if params["multiline"] else "newline_delimited"
-        reader = (
-            f"read_json({sql_literal(path)}, columns = {columns}, format = {sql_literal(layout)})"
-        )
+        reader = f"read_json({sql_literal(path)}, columns = {columns}, format = {sql_literal(layout)})"
     else:
         names = ", ".join(
             f"CAST({name} AS {duckdb_type(column.type)}) AS {name}"
@@ -283,20 +276,14 @@ def infer_file_schema(path: str, file_format: str, options: dict | None = None) 
 def _lower_source_file(node: Node, inputs, job: Job, preview: NodePreview) -> pa.Table:
     path = substitute_parameters(str(node.params.get("path", "")), job.parameter_defaults())
     if not _file_stamps(path):
-        raise PreviewError(
-            f"no file matches path {path!r}; check the path, relative to {os.getcwd()}"
-        )
+        raise PreviewError(f"no file matches path {path!r}; check the path, relative to {os.getcwd()}")
     connection = _connection(job, files=True)
     try:
-        table = connection.sql(
-            source_file_sql(node, job, preview.schema, job.sample_rows)
-        ).to_arrow_table()
+        table = connection.sql(source_file_sql(node, job, preview.schema, job.sample_rows)).to_arrow_table()
     finally:
         connection.close()
     preview.sources[node.id] = table.num_rows
-    preview.notes.append(
-        f"{node.label}: first {table.num_rows} rows (sample limit {job.sample_rows})"
-    )
+    preview.notes.append(f"{node.label}: first {table.num_rows} rows (sample limit {job.sample_rows})")
     return table
 
 
@@ -353,8 +340,7 @@ def _lower_join(node: Node, inputs, job: Job, preview: NodePreview) -> pa.Table:
         left_columns, right_columns = join_output_columns(left, right, join_type, prefix)
         selections = [f"l.{sql_identifier(column.name)}" for column in left_columns]
         selections += [
-            f"r.{sql_identifier(column.name)} AS {sql_identifier(name)}"
-            for column, name in right_columns
+            f"r.{sql_identifier(column.name)} AS {sql_identifier(name)}" for column, name in right_columns
         ]
         keyword = {"inner": "INNER", "left": "LEFT", "right": "RIGHT", "full": "FULL"}[join_type]
         sql = f"SELECT {', '.join(selections)} FROM in_left AS l {keyword} JOIN in_right AS r ON {condition}"
@@ -377,9 +363,7 @@ AGGREGATE_SQL = {
 
 def _lower_aggregate(node: Node, inputs, job: Job, preview: NodePreview) -> pa.Table:
     schema = inputs["in"].schema
-    group_by = [
-        sql_identifier(find_column(schema, name).name) for name in node.params.get("group_by") or []
-    ]
+    group_by = [sql_identifier(find_column(schema, name).name) for name in node.params.get("group_by") or []]
     output = preview.schema[len(group_by) :]
     selections = list(group_by)
     for item, column in zip(node.params["aggregations"], output, strict=True):
@@ -390,9 +374,7 @@ def _lower_aggregate(node: Node, inputs, job: Job, preview: NodePreview) -> pa.T
         )
         call = AGGREGATE_SQL[item["function"]].format(argument)
         # Spark's result types (bigint sums, decimal widths) are in the node's output schema.
-        selections.append(
-            f"CAST({call} AS {duckdb_type(column.type)}) AS {sql_identifier(column.name)}"
-        )
+        selections.append(f"CAST({call} AS {duckdb_type(column.type)}) AS {sql_identifier(column.name)}")
         if item["function"] in ("first", "last"):
             note = f"{node.label}: {item['function']}() depends on row order, which Spark does not guarantee"
             if note not in preview.notes:
@@ -405,11 +387,16 @@ def _lower_aggregate(node: Node, inputs, job: Job, preview: NodePreview) -> pa.T
 
 def _lower_sql(node: Node, inputs, job: Job, preview: NodePreview) -> pa.Table:
     tree = parse_query(node.params["query"])
+    # Cast each column to the type of the node's schema, so integer sums stay BIGINT as in Spark.
+    columns = ", ".join(
+        f"CAST({sql_identifier(column.name)} AS {duckdb_type(column.type)}) AS {sql_identifier(column.name)}"
+        for column in preview.schema
+    )
     connection = _connection(job, files=False)
     try:
         for alias, upstream in inputs.items():
             connection.register(alias, upstream.table)
-        return connection.sql(to_duckdb(tree, [])).to_arrow_table()
+        return connection.sql(f"SELECT {columns} FROM ({to_duckdb(tree, [])})").to_arrow_table()
     finally:
         connection.close()
 

@@ -140,7 +140,5 @@ def _checked_division(node: exp.Div) -> exp.Expression:
 
 def empty_table_sql(table: str, schema: Schema) -> str:
     """Return a CREATE TABLE statement for an empty DuckDB table with a Spark schema."""
-    columns = ", ".join(
-        f"{sql_identifier(column.name)} {duckdb_type(column.type)}" for column in schema
-    )
+    columns = ", ".join(f"{sql_identifier(column.name)} {duckdb_type(column.type)}" for column in schema)
     return f"CREATE OR REPLACE TEMP TABLE {sql_identifier(table)} ({columns})"

@@ -271,9 +271,7 @@ class _Emitter:
             left_name = find_column(left_schema, pair["left"]).name
             right_name = find_column(right_schema, pair["right"]).name
             right_name = renames.get(right_name, right_name)
-            conditions.append(
-                f"({left}[{py_column(left_name)}] == {right}[{py_column(right_name)}])"
-            )
+            conditions.append(f"({left}[{py_column(left_name)}] == {right}[{py_column(right_name)}])")
         lines.append(f"{variable} = {left}.join(")
         lines.append(f"    {right},")
         if len(conditions) == 1:
@@ -317,9 +315,7 @@ class _Emitter:
         params = {**NODE_TYPES[node.type].initial_params(), **node.params}
         path = self.template(params["path"])
         mode = params["mode"]
-        writer = [
-            f"    {source if mode == 'ignore' else variable}.write.format({py_str(params['format'])})"
-        ]
+        writer = [f"    {source if mode == 'ignore' else variable}.write.format({py_str(params['format'])})"]
         writer.append(f"    .mode({py_str(mode)})")
         if params["partition_by"]:
             columns = ", ".join(py_column(name) for name in params["partition_by"])

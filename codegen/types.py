@@ -32,7 +32,9 @@ DUCKDB_TO_SPARK = {
     "SMALLINT": "smallint",
     "INTEGER": "int",
     "BIGINT": "bigint",
-    "HUGEINT": "decimal(38,0)",
+    # DuckDB sums integers into HUGEINT where Spark gives bigint (and raises on overflow);
+    # the preview casts such results to BIGINT, which raises on overflow too.
+    "HUGEINT": "bigint",
     "UTINYINT": "smallint",
     "USMALLINT": "int",
     "UINTEGER": "bigint",

@@ -12,7 +12,7 @@ import pytest
 from codegen.duckdb_preview import PreviewEngine
 from designer.model import load_job
 from designer.nodes import NODE_TYPES
-from tests.conftest import EXAMPLE_JOB, TAXI_FIGURES, TEST_DATA
+from tests.conftest import ASSETS, EXAMPLE_JOB, TAXI_FIGURES, TEST_DATA
 from tests.fidelity import assert_same_result, preview_rows, spark_rows
 from tests.jobs import job, node, orders, people, source
 
@@ -67,9 +67,7 @@ def _aggregate(group_by: list[str], aggregations: list[dict], table=people):
 
 
 def _change_schema(mappings: list[dict]):
-    return job(
-        people(), node("result", "transform.change_schema", {"in": "people"}, mappings=mappings)
-    )
+    return job(people(), node("result", "transform.change_schema", {"in": "people"}, mappings=mappings))
 
 
 CASES = {
@@ -247,9 +245,7 @@ def test_division_by_zero_fails_on_both(spark):
 
 def test_parquet_source_matches_spark(spark, tmp_path):
     path = tmp_path / "people.parquet"
-    duckdb.sql(
-        f"COPY (SELECT * FROM read_csv('{TEST_DATA / 'people.csv'}')) TO '{path}' (FORMAT parquet)"
-    )
+    duckdb.sql(f"COPY (SELECT * FROM read_csv('{TEST_DATA / 'people.csv'}')) TO '{path}' (FORMAT parquet)")
     assert_same_result(spark, job(source("people", path, format="parquet")), "people")
 
 
@@ -262,3 +258,10 @@ def test_taxi_example_matches_figures_on_both_engines(spark):
 def test_every_node_type_has_a_fidelity_case():
     covered = {the_job.nodes[-1].type for the_job in CASES.values()}
     assert covered == set(NODE_TYPES)
+
+
+def test_sales_example_matches_spark_on_every_node(spark):
+    sales = load_job(ASSETS / "jobs" / "sales_by_category.job.json")
+    sales.sample_rows = 10_000  # the whole file, so both engines read the same rows
+    for target in ("write_monthly", "write_totals"):
+        assert_same_result(spark, sales, target)
