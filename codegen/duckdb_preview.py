@@ -178,8 +178,13 @@ def _stamp(name: str) -> tuple[str, int, int]:
 
 
 def _clean_error(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    """Return the informative head of an error: DuckDB's CSV errors need their first three lines."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    if lines[0].startswith("Invalid Input Error: CSV Error"):
+        return "; ".join(lines[:3])
+    return lines[0]
 
 
 def _connection(job: Job, *, files: bool) -> duckdb.DuckDBPyConnection:
@@ -222,7 +227,7 @@ def source_file_sql(node: Node, job: Job, schema: Schema, limit: int | None) -> 
             f"read_csv({sql_literal(path)}, columns = {columns}, header = {_bool(params['header'])}, "
             f"delim = {sql_literal(params['delimiter'])}, quote = {sql_literal(params['quote'])}, "
             f"escape = {sql_literal(params['escape'])}, nullstr = {sql_literal(params['null_value'])}, "
-            "auto_detect = false, null_padding = true, parallel = false)"
+            "auto_detect = false, null_padding = true, strict_mode = false, parallel = false)"
         )
     elif file_format == "json":
         layout = "auto" if params["multiline"] else "newline_delimited"

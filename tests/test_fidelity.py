@@ -85,6 +85,20 @@ CASES = {
         source("semi", TEST_DATA / "semicolon.csv", delimiter=";", null_value="NULL")
     ),
     "csv byte-order mark on header": job(source("bom", TEST_DATA / "bom.csv")),
+    "csv ragged rows padded and cut": job(
+        source(
+            "ragged",
+            TEST_DATA / "ragged.csv",
+            [
+                {"name": "a", "type": "int"},
+                {"name": "b", "type": "string"},
+                {"name": "c", "type": "string"},
+            ],
+        )
+    ),
+    "csv schema narrower than the file": job(
+        source("narrow", TEST_DATA / "people.csv", [{"name": "id", "type": "bigint"}])
+    ),
     # transform.change_schema
     "change schema casts double to int": _change_schema(
         [
@@ -213,7 +227,25 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", list(CASES))
+# Cases the preview cannot match yet, with the reason. xfail is strict, so a case that starts
+# passing fails until its entry here is removed.
+KNOWN_GAPS = {
+    "csv schema narrower than the file": (
+        "DuckDB 2.0.1 with strict_mode=false misreads rows wider than a one-column schema "
+        "(a conversion error), where Spark drops the extra fields"
+    ),
+}
+
+
+def _cases():
+    for case in CASES:
+        marks = []
+        if case in KNOWN_GAPS:
+            marks.append(pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[case]))
+        yield pytest.param(case, marks=marks, id=case)
+
+
+@pytest.mark.parametrize("case", _cases())
 def test_preview_matches_spark(spark, case):
     the_job = CASES[case]
     assert_same_result(spark, the_job, the_job.nodes[-1].id)

@@ -1,0 +1,144 @@
+"""The DuckDB preview: sample limits, incremental recomputation, targets that never write,
+and a sandbox in which expressions cannot touch files."""
+
+from __future__ import annotations
+
+import os
+
+from codegen.duckdb_preview import PreviewEngine
+from designer.model import load_job
+from tests.conftest import EXAMPLE_JOB, TAXI_FIGURES, TEST_DATA
+from tests.jobs import job, node, people, source
+
+
+def test_example_preview_matches_published_figures():
+    preview = PreviewEngine().preview(load_job(EXAMPLE_JOB), "revenue_by_borough")
+    assert preview.ok, preview.error
+    rows = {
+        row["borough"]: (row["trip_count"], round(row["total_amount"], 2))
+        for row in preview.table.to_pylist()
+    }
+    assert rows == TAXI_FIGURES
+    assert preview.sources == {"trips": 1000, "zones": 265}
+
+
+def test_zone_265_keeps_na_as_text():
+    preview = PreviewEngine().preview(load_job(EXAMPLE_JOB), "zones")
+    zone_265 = [row for row in preview.table.to_pylist() if row["location_id"] == 265]
+    assert zone_265 == [{"location_id": 265, "borough": "Unknown", "zone": "NA", "service_zone": "N/A"}]
+
+
+def test_sample_size_limits_source_rows():
+    example = load_job(EXAMPLE_JOB)
+    example.sample_rows = 10
+    preview = PreviewEngine().preview(example, "trips")
+    assert preview.row_count == 10
+    assert preview.sources == {"trips": 10}
+    assert "first 10 rows" in preview.notes[0]
+
+
+def test_rerun_serves_unchanged_nodes_from_cache():
+    engine = PreviewEngine()
+    example = load_job(EXAMPLE_JOB)
+    engine.preview(example, "write_revenue")
+    assert sorted(engine.computed) == sorted(node.id for node in example.nodes)
+    engine.computed.clear()
+    again = engine.preview(load_job(EXAMPLE_JOB), "write_revenue")
+    assert engine.computed == []
+    assert again.cached
+
+
+def test_editing_one_node_recomputes_it_and_downstream_only():
+    engine = PreviewEngine()
+    example = load_job(EXAMPLE_JOB)
+    engine.preview(example, "write_revenue")
+    engine.computed.clear()
+    example.node("revenue_by_borough").params["aggregations"][0]["name"] = "trips"
+    engine.preview(example, "write_revenue")
+    assert engine.computed == ["revenue_by_borough", "write_revenue"]
+
+
+def test_changed_source_file_is_read_again(tmp_path):
+    data = tmp_path / "people.csv"
+    data.write_text((TEST_DATA / "people.csv").read_text(encoding="utf-8"), encoding="utf-8")
+    the_job = job(
+        source("people", data, [{"name": "id", "type": "bigint"}, {"name": "name", "type": "string"}])
+    )
+    engine = PreviewEngine()
+    first = engine.preview(the_job, "people")
+    with data.open("a", encoding="utf-8") as stream:
+        stream.write("99,Added\n")
+    stat = data.stat()
+    os.utime(data, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    second = engine.preview(the_job, "people")
+    assert second.row_count == first.row_count + 1
+    assert not second.cached
+
+
+def test_cache_is_bounded():
+    engine = PreviewEngine(cache_size=3)
+    engine.preview(load_job(EXAMPLE_JOB), "write_revenue")
+    assert len(engine._cache) == 3
+
+
+def test_target_preview_never_writes(tmp_path):
+    out = tmp_path / "never"
+    the_job = job(people(), node("t", "target.file", {"in": "people"}, path=str(out)))
+    preview = PreviewEngine().preview(the_job, "t")
+    assert preview.ok
+    assert preview.row_count == 7
+    assert not out.exists()
+    assert any("preview only" in note for note in preview.notes)
+
+
+def test_missing_source_file_names_the_path(tmp_path):
+    missing = tmp_path / "missing.csv"
+    the_job = job(source("gone", missing, [{"name": "a", "type": "int"}]))
+    preview = PreviewEngine().preview(the_job, "gone")
+    assert preview.error.startswith(f"no file matches path '{missing}'")
+
+
+def test_downstream_of_failed_node_says_which_to_fix(tmp_path):
+    the_job = job(
+        source("gone", tmp_path / "missing.csv", [{"name": "a", "type": "int"}]),
+        node("f", "transform.filter", {"in": "gone"}, condition="a > 1"),
+    )
+    preview = PreviewEngine().preview(the_job, "f")
+    assert preview.error == "no preview until gone is fixed"
+
+
+def test_invalid_node_shows_its_problem():
+    the_job = job(people(), node("f", "transform.filter", {"in": "people"}, condition="nope > 1"))
+    preview = PreviewEngine().preview(the_job, "f")
+    assert preview.error.startswith("unknown column 'nope'")
+
+
+def test_sql_node_cannot_read_other_files():
+    secret = TEST_DATA / "orders.csv"
+    query = f"SELECT * FROM p, read_csv('{secret}')"
+    the_job = job(people(), node("q", "transform.sql", {"p": "people"}, query=query))
+    preview = PreviewEngine().preview(the_job, "q")
+    assert not preview.ok
+
+
+def test_expression_cannot_read_files():
+    expression = f"(SELECT count(*) FROM read_csv('{TEST_DATA / 'orders.csv'}'))"
+    the_job = job(
+        people(), node("d", "transform.derived_column", {"in": "people"}, column="x", expression=expression)
+    )
+    preview = PreviewEngine().preview(the_job, "d")
+    assert not preview.ok
+
+
+def test_sandbox_blocks_file_access_at_run_time():
+    from codegen import duckdb_preview
+
+    connection = duckdb_preview._connection(load_job(EXAMPLE_JOB), files=False)
+    try:
+        connection.execute(f"SELECT * FROM read_csv('{TEST_DATA / 'orders.csv'}')")
+    except Exception as error:  # noqa: BLE001 - any DuckDB error type will do
+        assert "disabled by configuration" in str(error)
+    else:
+        raise AssertionError("the sandboxed connection read a file")
+    finally:
+        connection.close()
