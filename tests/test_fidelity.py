@@ -245,7 +245,7 @@ def _cases():
         yield pytest.param(case, marks=marks, id=case)
 
 
-@pytest.mark.parametrize("case", _cases())
+@pytest.mark.parametrize("case", list(_cases()))
 def test_preview_matches_spark(spark, case):
     the_job = CASES[case]
     assert_same_result(spark, the_job, the_job.nodes[-1].id)
