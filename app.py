@@ -1,0 +1,42 @@
+"""SparkCanvas: the Streamlit designer. Run with `streamlit run app.py` from the project root."""
+
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+
+from designer.model import job_to_json
+from designer.ui import details, files, palette, runs_tab, script_tab, state, visual
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+st.set_page_config(page_title="SparkCanvas", page_icon="✨", layout="wide")
+state.initialize()
+job = state.job()
+before = job_to_json(job)
+
+with st.sidebar:
+    files.render()
+    st.divider()
+    palette.render(job)
+
+dirty = " · unsaved changes" if state.is_dirty() else ""
+st.title("SparkCanvas")
+st.caption(f"Job **{job.name}**{dirty}")
+for level, message in state.pop_notices():
+    getattr(st, level)(message)
+
+visual_tab, script, job_details, runs = st.tabs(["Visual", "Script", "Job details", "Runs"])
+with visual_tab:
+    visual.render(job)
+with script:
+    script_tab.render(job, visual.check(job))
+with job_details:
+    details.render(job)
+with runs:
+    runs_tab.render(job)
+
+# The panels and tabs run after the canvas, so an edit made there needs one more run to show.
+if job_to_json(job) != before:
+    st.rerun()

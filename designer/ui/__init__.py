@@ -1,0 +1,1 @@
+"""The Streamlit designer: canvas adapter, palette, property forms, panels and tabs."""
