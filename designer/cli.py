@@ -1,0 +1,471 @@
+"""The `sparkcanvas` command line: app, validate, preview, export and run.
+
+Every command exits 0 on success. A failure exits non-zero with one line
+`sparkcanvas: error: ...` on stderr; argparse's usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import math
+import os
+import subprocess
+import sys
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from designer.errors import JobValidationError, PreviewError, SparkCanvasError, did_you_mean
+from designer.model import Job, load_job, write_text_atomic
+from designer.validation import validate
+
+PROGRAM = "sparkcanvas"
+APP_FILE = Path(__file__).resolve().parent.parent / "app.py"
+DEFAULT_PORT = 8501
+MAX_CELL_WIDTH = 40
+
+
+# --- argument parsing ------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROGRAM,
+        description="Design Spark ETL jobs visually, preview them in DuckDB, export and run "
+        "them with spark-submit.",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log SparkCanvas's own steps to stderr"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_app(commands)
+    _add_validate(commands)
+    _add_preview(commands)
+    _add_export(commands)
+    _add_run(commands)
+    return parser
+
+
+def _add_app(commands) -> None:
+    app = commands.add_parser(
+        "app",
+        help="start the designer in the browser",
+        description="Start the Streamlit designer on 127.0.0.1. Stop it with Ctrl+C.",
+    )
+    app.add_argument(
+        "--port", type=_port, default=DEFAULT_PORT,
+        help=f"TCP port the designer listens on (default {DEFAULT_PORT})",
+    )
+    app.add_argument("--jobs-dir", metavar="DIR", help="folder of *.job.json files to list")
+    app.add_argument("job", nargs="?", metavar="JOB", help="job file to open first")
+    app.set_defaults(handler=command_app)
+
+
+def _add_validate(commands) -> None:
+    validate_command = commands.add_parser(
+        "validate",
+        help="check a job file and list every problem",
+        description="Check a job file: structure, parameters, expressions and schemas. "
+        "Exits 1 and lists every problem if the job is invalid.",
+    )
+    validate_command.add_argument("job", metavar="JOB", help="path of a *.job.json file")
+    validate_command.set_defaults(handler=command_validate)
+
+
+def _add_preview(commands) -> None:
+    preview = commands.add_parser(
+        "preview",
+        help="print a node's schema and sample rows, computed with DuckDB",
+        description="Print one node's output schema and sample rows, computed with DuckDB "
+        "over the first rows of each source.",
+    )
+    preview.add_argument("job", metavar="JOB", help="path of a *.job.json file")
+    preview.add_argument("--node", required=True, metavar="ID", help="id of the node to preview")
+    preview.add_argument(
+        "--rows", type=_positive_int, metavar="N",
+        help="rows read from each source (default: the job's preview sample size)",
+    )
+    preview.add_argument(
+        "--format", choices=("table", "json", "csv"), default="table",
+        help="output format (default table)",
+    )
+    preview.set_defaults(handler=command_preview)
+
+
+def _add_export(commands) -> None:
+    export = commands.add_parser(
+        "export",
+        help="write the job as a PySpark script or a Jupyter notebook",
+        description="Write the job's PySpark script (py) or a Jupyter notebook with one cell "
+        "per node (ipynb).",
+    )
+    export.add_argument("job", metavar="JOB", help="path of a *.job.json file")
+    export.add_argument(
+        "-o", "--output", metavar="FILE", help="file to write (default: standard output)"
+    )
+    export.add_argument(
+        "--format", choices=("py", "ipynb"), default="py", help="output format (default py)"
+    )
+    export.set_defaults(handler=command_export)
+
+
+def _add_run(commands) -> None:
+    run = commands.add_parser(
+        "run",
+        help="run the job with spark-submit and record the run",
+        description="Run the job's PySpark script with spark-submit, streaming its log to "
+        "stderr. Prints a one-line summary on stdout. The run is recorded under "
+        "$SPARKCANVAS_HOME/runs (default ~/.sparkcanvas/runs).",
+    )
+    run.add_argument("job", metavar="JOB", help="path of a *.job.json file")
+    run.add_argument(
+        "--master", default="local[*]", metavar="URL",
+        help="Spark master URL: local[*], local[N], spark://HOST:PORT, yarn or k8s://URL "
+        "(default local[*])",
+    )
+    run.add_argument(
+        "--param", action="append", type=_name_value, default=[], metavar="NAME=VALUE",
+        help="set a job parameter for this run; repeat for several",
+    )
+    run.add_argument("-q", "--quiet", action="store_true", help="do not stream the Spark log")
+    run.set_defaults(handler=command_run)
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}: use a number from 1 to 65535")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}: use a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}: use 1 or more")
+    return value
+
+
+def _name_value(text: str) -> tuple[str, str]:
+    name, separator, value = text.partition("=")
+    if not separator or not name:
+        raise argparse.ArgumentTypeError(f"invalid parameter {text!r}: write it as NAME=VALUE")
+    return name, value
+
+
+# --- entry point -----------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command and return its exit status."""
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.verbose)
+    try:
+        return args.handler(args)
+    except JobValidationError as exc:
+        return _fail(f"{args.job}: {_problems_line(exc)}")
+    except SparkCanvasError as exc:
+        return _fail(_one_line(str(exc)))
+    except OSError as exc:
+        return _fail(_os_error_line(exc))
+    except KeyboardInterrupt:
+        return _fail("interrupted", status=130)
+
+
+def _configure_logging(verbose: bool) -> None:
+    """Log SparkCanvas's steps to stderr with --verbose; otherwise keep stderr to errors."""
+    package_logger = logging.getLogger("designer")
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    elif not package_logger.handlers:
+        # Without a handler, Python prints warnings to stderr, which would add a second
+        # error line next to the `sparkcanvas: error:` one.
+        package_logger.addHandler(logging.NullHandler())
+
+
+def _fail(message: str, status: int = 1) -> int:
+    print(f"{PROGRAM}: error: {message}", file=sys.stderr)
+    return status
+
+
+def _one_line(text: str) -> str:
+    return "; ".join(line.strip() for line in text.strip().splitlines() if line.strip())
+
+
+def _problems_line(error: JobValidationError) -> str:
+    count = len(error.problems)
+    noun = "problem" if count == 1 else "problems"
+    return f"invalid job, {count} {noun}: " + "; ".join(str(p) for p in error.problems)
+
+
+def _os_error_line(error: OSError) -> str:
+    if error.filename is not None and error.strerror:
+        return f"{error.strerror}: {error.filename}"
+    return str(error)
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+def command_app(args: argparse.Namespace) -> int:
+    """Start Streamlit on 127.0.0.1 and wait for it to stop."""
+    command, env = app_command(args.port, args.jobs_dir, args.job)
+    process = subprocess.Popen(command, env=env)
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        # Ctrl+C reaches Streamlit too, because it shares the terminal; let it shut down.
+        return process.wait()
+
+
+def app_command(
+    port: int, jobs_dir: str | None, job: str | None
+) -> tuple[list[str], dict[str, str]]:
+    """Return the Streamlit command line and environment that start the designer."""
+    if not APP_FILE.is_file():
+        raise SparkCanvasError(
+            f"the designer app {APP_FILE} is missing; `sparkcanvas app` needs a source checkout "
+            "of SparkCanvas"
+        )
+    env = dict(os.environ)
+    if job is not None:
+        env["SPARKCANVAS_JOB"] = str(_existing_file(job, "job file"))
+    if jobs_dir is not None:
+        env["SPARKCANVAS_JOBS_DIR"] = str(_existing_folder(jobs_dir))
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(APP_FILE),
+        "--server.port", str(port),
+        "--server.address", "127.0.0.1",
+        "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+    ]
+    return command, env
+
+
+def _existing_file(path: str, description: str) -> Path:
+    resolved = Path(path).resolve()
+    if not resolved.is_file():
+        raise SparkCanvasError(f"{description} not found: {path}")
+    return resolved
+
+
+def _existing_folder(path: str) -> Path:
+    resolved = Path(path).resolve()
+    if not resolved.is_dir():
+        raise SparkCanvasError(f"jobs folder not found: {path}; create it or pass another --jobs-dir")
+    return resolved
+
+
+def command_validate(args: argparse.Namespace) -> int:
+    """Print that the job is valid, or print every problem and exit 1."""
+    job = load_job(args.job)
+    validation = validate(job)
+    if validation.ok:
+        print(f"{args.job} is valid: {len(job.nodes)} nodes")
+        return 0
+    for problem in validation.problems:
+        print(f"{args.job}: {problem}")
+    count = len(validation.problems)
+    return _fail(f"{args.job} is invalid: {count} problem{'' if count == 1 else 's'}")
+
+
+def command_preview(args: argparse.Namespace) -> int:
+    """Print one node's preview in the requested format."""
+    from codegen.duckdb_preview import PreviewEngine
+
+    job = load_job(args.job)
+    if args.rows is not None:
+        job.sample_rows = args.rows
+    _require_node(job, args.node, args.job)
+    preview = PreviewEngine().preview(job, args.node)
+    if preview.error is not None:
+        raise PreviewError(f"preview of node {args.node!r} failed: {_one_line(preview.error)}")
+    rows = preview.table.to_pylist()
+    names = preview.table.column_names
+    if args.format == "table":
+        print(format_preview_table(job, args.node, preview.schema, names, rows, preview.notes))
+    elif args.format == "json":
+        print(json.dumps([json_value(row) for row in rows], indent=2, ensure_ascii=False))
+        _print_notes(preview.notes)
+    else:
+        write_csv(sys.stdout, names, rows)
+        _print_notes(preview.notes)
+    return 0
+
+
+def _require_node(job: Job, node_id: str, job_path: str) -> None:
+    if job.has_node(node_id):
+        return
+    ids = [node.id for node in job.nodes]
+    raise PreviewError(
+        f"node {node_id!r} not found in {job_path}.{did_you_mean(node_id, ids)} "
+        f"The job's nodes are: {', '.join(ids)}"
+    )
+
+
+def _print_notes(notes: list[str]) -> None:
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+
+
+def command_export(args: argparse.Namespace) -> int:
+    """Write the job's script or notebook to a file or to stdout."""
+    job = load_job(args.job)
+    validate(job).raise_if_invalid()
+    text = export_script(job) if args.format == "py" else export_notebook(job)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        write_text_atomic(Path(args.output), text)
+        print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def command_run(args: argparse.Namespace) -> int:
+    """Run the job, stream its log to stderr and print a one-line summary on stdout."""
+    from designer.runs import SUCCEEDED, run_job
+
+    job = load_job(args.job)
+    on_line = None if args.quiet else _print_to_stderr
+    record = run_job(job, args.job, master=args.master, params=dict(args.param), on_line=on_line)
+    print(run_summary(record))
+    if record.status != SUCCEEDED:
+        return _fail(record.error or f"the run failed; see {record.log_path}")
+    return 0
+
+
+def _print_to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def run_summary(record) -> str:
+    """Return one line: the run id, status, duration and rows written per target."""
+    duration = record.duration or 0.0
+    line = f"run {record.run_id} {record.status} in {duration:.1f} s"
+    writes = [
+        f"{target['node_id']} wrote {target['rows']} rows to {target['path']}"
+        for target in record.targets
+    ]
+    if writes:
+        line += ": " + "; ".join(writes)
+    return f"{line} (log: {record.log_path})"
+
+
+# --- preview formats -------------------------------------------------------------------------
+
+
+def format_preview_table(job: Job, node_id: str, schema, names, rows, notes) -> str:
+    """Return the schema, then the rows as an aligned text table, then the notes."""
+    node = job.node(node_id)
+    title = f"{node_id} ({node.name})" if node.name and node.name != node_id else node_id
+    lines = [f"Schema of {title}:"]
+    width = max((len(column.name) for column in schema), default=0)
+    lines += [f"  {column.name.ljust(width)}  {column.type}" for column in schema]
+    lines.append("")
+    lines += text_table(names, rows)
+    lines.append(f"({len(rows)} row{'' if len(rows) == 1 else 's'})")
+    lines += [f"note: {note}" for note in notes]
+    return "\n".join(lines)
+
+
+def text_table(names: list[str], rows: list[dict[str, Any]]) -> list[str]:
+    """Return a header, a rule and one line per row; numbers align right, text left."""
+    cells = [[table_cell(row[name]) for name in names] for row in rows]
+    numeric = [all(_is_number(row[name]) for row in rows) and bool(rows) for name in names]
+    widths = [
+        max([len(name)] + [len(line[index]) for line in cells]) for index, name in enumerate(names)
+    ]
+
+    def render(values: list[str]) -> str:
+        parts = [
+            value.rjust(width) if right else value.ljust(width)
+            for value, width, right in zip(values, widths, numeric, strict=True)
+        ]
+        return " | ".join(parts).rstrip()
+
+    rule = "-+-".join("-" * width for width in widths)
+    return [render(list(names)), rule] + [render(line) for line in cells]
+
+
+def _is_number(value: Any) -> bool:
+    return value is None or (isinstance(value, int | float | Decimal) and not isinstance(value, bool))
+
+
+def table_cell(value: Any) -> str:
+    """Return a value as text for the table format, cut to MAX_CELL_WIDTH characters."""
+    if value is None:
+        text = "NULL"
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, datetime):
+        text = value.isoformat(sep=" ")
+    elif isinstance(value, list | dict):
+        text = json.dumps(json_value(value), ensure_ascii=False)
+    else:
+        text = str(value)
+    text = text.replace("\n", "\\n")
+    if len(text) > MAX_CELL_WIDTH:
+        text = text[: MAX_CELL_WIDTH - 3] + "..."
+    return text
+
+
+def json_value(value: Any) -> Any:
+    """Convert a preview value to JSON: ISO 8601 times, decimals as strings, NaN as "NaN"."""
+    if isinstance(value, dict):
+        return {str(key): json_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_value(item) for item in value]
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, float) and not math.isfinite(value):
+        # Spark's JSON writer spells these as strings too, since JSON has no such numbers.
+        if math.isnan(value):
+            return "NaN"
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+def write_csv(stream, names: list[str], rows: list[dict[str, Any]]) -> None:
+    """Write a header and the rows as CSV; NULL is an empty field, times are ISO 8601."""
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(names)
+    for row in rows:
+        writer.writerow([_csv_cell(row[name]) for name in names])
+
+
+def _csv_cell(value: Any) -> Any:
+    converted = json_value(value)
+    if converted is None:
+        return ""
+    if isinstance(converted, bool):
+        return "true" if converted else "false"
+    if isinstance(converted, list | dict):
+        return json.dumps(converted, ensure_ascii=False)
+    return converted
+
+
+# --- export formats --------------------------------------------------------------------------
+
+
+def export_script(job: Job) -> str:
+    from codegen.pyspark import emit_script
+
+    return emit_script(job)
+
+
+def export_notebook(job: Job) -> str:
+    from codegen.notebook import emit_notebook
+
+    return emit_notebook(job)
