@@ -13,6 +13,7 @@ import glob
 import hashlib
 import json
 import os
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -32,7 +33,10 @@ from designer.validation import Validation, validate
 DUCKDB_CONFIG = {"autoload_known_extensions": False, "autoinstall_known_extensions": False}
 # Spark sorts NULLs first ascending and last descending; DuckDB's default is NULLs last.
 NULL_ORDER = "nulls_first_on_asc_last_on_desc"
-DEFAULT_CACHE_SIZE = 256
+DEFAULT_CACHE_BYTES = 512 * 1024 * 1024
+# A join over a sampled source fetches the other side's matching rows, at most this many
+# times the sample size.
+MATCHED_ROWS_FACTOR = 10
 
 
 @dataclass
@@ -45,6 +49,7 @@ class NodePreview:
     error: str | None = None
     notes: list[str] = field(default_factory=list)
     sources: dict[str, int] = field(default_factory=dict)  # source node id -> rows read
+    sampled: bool = False  # a source of this node read a sample rather than every row
     seconds: float = 0.0
     cached: bool = False
 
@@ -60,10 +65,14 @@ class NodePreview:
 class PreviewEngine:
     """Computes and caches node previews for any number of jobs."""
 
-    def __init__(self, cache_size: int = DEFAULT_CACHE_SIZE):
-        self.cache_size = cache_size
+    def __init__(self, cache_bytes: int = DEFAULT_CACHE_BYTES):
+        self.cache_bytes = cache_bytes
         self._cache: OrderedDict[str, NodePreview] = OrderedDict()
         self.computed: list[str] = []  # node ids computed, not served from the cache
+
+    @property
+    def cached_bytes(self) -> int:
+        return sum(preview.table.nbytes for preview in self._cache.values())
 
     def preview(self, job: Job, node_id: str, validation: Validation | None = None) -> NodePreview:
         """Return the preview of one node, computing only what the cache lacks."""
@@ -72,20 +81,23 @@ class PreviewEngine:
             raise PreviewError(
                 f"node {node_id!r} not found; the job has {', '.join(n.id for n in job.nodes)}"
             )
-        keys: dict[str, str] = {}
-        result = None
+        call = _PreviewCall(job, validation)
         for current in _ancestors_in_order(job, node_id, validation):
-            result = self._node(job, job.node(current), validation, keys)
-        assert result is not None
-        return result
+            self._node(call, job.node(current))
+        return call.results[node_id]
 
     def preview_all(self, job: Job, validation: Validation | None = None) -> dict[str, NodePreview]:
         validation = validation or validate(job)
-        keys: dict[str, str] = {}
-        order = validation.order or [node.id for node in job.nodes]
-        return {node_id: self._node(job, job.node(node_id), validation, keys) for node_id in order}
+        call = _PreviewCall(job, validation)
+        for node_id in validation.order or [node.id for node in job.nodes]:
+            self._node(call, job.node(node_id))
+        return call.results
 
-    def _node(self, job: Job, node: Node, validation: Validation, keys: dict[str, str]) -> NodePreview:
+    def _node(self, call: _PreviewCall, node: Node) -> None:
+        call.results[node.id] = self._compute(call, node)
+
+    def _compute(self, call: _PreviewCall, node: Node) -> NodePreview:
+        job, validation, keys = call.job, call.validation, call.keys
         problems = validation.problems_of(node.id)
         if problems:
             keys[node.id] = "invalid"
@@ -103,15 +115,26 @@ class PreviewEngine:
             cached = self._cache[key]
             return NodePreview(**{**cached.__dict__, "cached": True})
 
-        inputs = {port: self._cache[keys[up]] for port, up in node.inputs.items()}
+        inputs = {port: call.results[up] for port, up in node.inputs.items()}
         started = time.perf_counter()
         preview = NodePreview(node.id, schema=validation.schemas[node.id])
         for upstream in inputs.values():
             preview.sources.update(upstream.sources)
+            preview.sampled = preview.sampled or upstream.sampled
             preview.notes.extend(note for note in upstream.notes if note not in preview.notes)
         try:
             lower = LOWERINGS[node.type]
-            preview.table = lower(node, inputs, job, preview)
+            preview.table = lower(node, inputs, call, preview)
+        except duckdb.InterruptException:
+            preview.error = (
+                f"the preview took longer than its time limit of {job.time_limit_seconds:g} s "
+                "and was cancelled; lower the sample size or raise the time limit under Job details"
+            )
+        except duckdb.OutOfMemoryException:
+            preview.error = (
+                f"the preview needed more than its memory limit of {job.memory_limit_mb} MB; "
+                "lower the sample size or raise the memory limit under Job details"
+            )
         except (duckdb.Error, PreviewError, OSError) as error:
             preview.error = _clean_error(error)
         preview.seconds = time.perf_counter() - started
@@ -123,9 +146,12 @@ class PreviewEngine:
         return preview
 
     def _remember(self, key: str, preview: NodePreview) -> None:
+        """Cache a result, evicting the least recently used ones beyond the byte budget."""
         self._cache[key] = preview
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+        total = self.cached_bytes
+        while total > self.cache_bytes and len(self._cache) > 1:
+            _, evicted = self._cache.popitem(last=False)
+            total -= evicted.table.nbytes
 
     def clear(self) -> None:
         self._cache.clear()
@@ -156,6 +182,7 @@ def _cache_key(job: Job, node: Node, keys: dict[str, str]) -> str:
         path = substitute_parameters(str(node.params.get("path", "")), job.parameter_defaults())
         material["path"] = path
         material["files"] = _file_stamps(path)
+        material["sampling"] = job.sampling_of(node.id).__dict__
     text = json.dumps(material, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -188,30 +215,83 @@ def _clean_error(error: Exception) -> str:
 
 
 def _connection(job: Job, *, files: bool) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB connection with Spark's session settings and the job's limits.
+
+    Without `files` the connection cannot read or write any file. Its settings are locked,
+    so a query cannot turn file access back on.
+    """
     connection = duckdb.connect(":memory:", config=DUCKDB_CONFIG)
     connection.execute(f"SET TimeZone = {sql_literal(job.session_time_zone)}")
     connection.execute(f"SET default_null_order = {sql_literal(NULL_ORDER)}")
+    connection.execute(f"SET memory_limit = '{int(job.memory_limit_mb)}MB'")
     if not files:
         connection.execute("SET enable_external_access = false")
+        connection.execute("SET lock_configuration = true")
     return connection
 
 
-def _run(job: Job, sql: str, inputs: dict[str, NodePreview]) -> pa.Table:
+@dataclass
+class _PreviewCall:
+    """One preview request: its job, its results so far and its deadline."""
+
+    job: Job
+    validation: Validation
+    keys: dict[str, str] = field(default_factory=dict)
+    results: dict[str, NodePreview] = field(default_factory=dict)
+    deadline: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.deadline = time.monotonic() + self.job.time_limit_seconds
+
+    def execute(
+        self, sql: str, tables: dict[str, pa.Table], *, files: bool = False, threads: int | None = None
+    ) -> pa.Table:
+        """Run SQL with each table registered under its name, interrupted at the deadline."""
+        connection = _connection(self.job, files=files)
+        if threads:
+            connection.execute(f"SET threads = {int(threads)}")
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            connection.close()
+            raise duckdb.InterruptException("time limit reached before the node started")
+        timer = threading.Timer(remaining, connection.interrupt)
+        timer.start()
+        try:
+            for name, table in tables.items():
+                connection.register(name, table)
+            return connection.sql(sql).to_arrow_table()
+        finally:
+            timer.cancel()
+            connection.close()
+
+
+def _run(call: _PreviewCall, sql: str, inputs: dict[str, NodePreview]) -> pa.Table:
     """Run SQL in a sandboxed connection where each input is a view named after its port."""
-    connection = _connection(job, files=False)
-    try:
-        for port, upstream in inputs.items():
-            connection.register(f"in_{port}", upstream.table)
-        return connection.sql(sql).to_arrow_table()
-    finally:
-        connection.close()
+    return call.execute(sql, {f"in_{port}": upstream.table for port, upstream in inputs.items()})
 
 
 # --- sources ---------------------------------------------------------------------------------
 
 
 def source_file_sql(node: Node, job: Job, schema: Schema, limit: int | None) -> str:
-    """Return the DuckDB query that reads a file source with its explicit schema."""
+    """Return the DuckDB query that reads a file source with its explicit schema.
+
+    With a limit the query reads the first rows, or a seeded random sample when the job's
+    sampling for this source says so.
+    """
+    query = _source_scan_sql(node, job, schema)
+    if not limit:
+        return query
+    sampling = job.sampling_of(node.id)
+    if sampling.method == "random":
+        return (
+            f"SELECT * FROM ({query}) USING SAMPLE reservoir({int(limit)} ROWS) "
+            f"REPEATABLE ({int(sampling.seed)})"
+        )
+    return f"{query} LIMIT {int(limit)}"
+
+
+def _source_scan_sql(node: Node, job: Job, schema: Schema) -> str:
     params = {**NODE_TYPES["source.file"].initial_params(), **node.params}
     path = substitute_parameters(str(params["path"]), job.parameter_defaults())
     columns = (
@@ -237,10 +317,8 @@ def source_file_sql(node: Node, job: Job, schema: Schema, limit: int | None) -> 
             f"CAST({name} AS {duckdb_type(column.type)}) AS {name}"
             for column, name in ((column, sql_identifier(column.name)) for column in schema)
         )
-        return f"SELECT {names} FROM read_parquet({sql_literal(path)})" + (
-            f" LIMIT {int(limit)}" if limit else ""
-        )
-    return f"SELECT * FROM {reader}" + (f" LIMIT {int(limit)}" if limit else "")
+        return f"SELECT {names} FROM read_parquet({sql_literal(path)})"
+    return f"SELECT * FROM {reader}"
 
 
 def _bool(value) -> str:
@@ -278,24 +356,31 @@ def infer_file_schema(path: str, file_format: str, options: dict | None = None) 
     return [Column(row[0], spark_type(row[1])) for row in rows]
 
 
-def _lower_source_file(node: Node, inputs, job: Job, preview: NodePreview) -> pa.Table:
+def _lower_source_file(node: Node, inputs, call: _PreviewCall, preview: NodePreview) -> pa.Table:
+    job = call.job
     path = substitute_parameters(str(node.params.get("path", "")), job.parameter_defaults())
     if not _file_stamps(path):
         raise PreviewError(f"no file matches path {path!r}; check the path, relative to {os.getcwd()}")
-    connection = _connection(job, files=True)
-    try:
-        table = connection.sql(source_file_sql(node, job, preview.schema, job.sample_rows)).to_arrow_table()
-    finally:
-        connection.close()
+    sampling = job.sampling_of(node.id)
+    # One thread keeps the row order of "first rows" and makes a seeded sample repeatable.
+    sql = source_file_sql(node, job, preview.schema, job.sample_rows)
+    table = call.execute(sql, {}, files=True, threads=1)
     preview.sources[node.id] = table.num_rows
-    preview.notes.append(f"{node.label}: first {table.num_rows} rows (sample limit {job.sample_rows})")
+    if table.num_rows < job.sample_rows:
+        preview.notes.append(f"{node.label}: all {table.num_rows} rows (fewer than the sample size)")
+    elif sampling.method == "random":
+        preview.sampled = True
+        preview.notes.append(f"{node.label}: random sample of {table.num_rows} rows (seed {sampling.seed})")
+    else:
+        preview.sampled = True
+        preview.notes.append(f"{node.label}: first {table.num_rows} rows (a sample)")
     return table
 
 
 # --- transforms ------------------------------------------------------------------------------
 
 
-def _lower_change_schema(node: Node, inputs, job: Job, preview: NodePreview) -> pa.Table:
+def _lower_change_schema(node: Node, inputs, call: _PreviewCall, preview: NodePreview) -> pa.Table:
     schema = inputs["in"].schema
     selections = []
     for item in node.params["mappings"]:
@@ -306,15 +391,15 @@ def _lower_change_schema(node: Node, inputs, job: Job, preview: NodePreview) -> 
         target_type = item.get("type") or column.type
         spark_sql = f"CAST({spark_identifier(column.name)} AS {target_type})"
         selections.append(f"{expression_to_duckdb(spark_sql, schema)} AS {sql_identifier(target)}")
-    return _run(job, f"SELECT {', '.join(selections)} FROM in_in", inputs)
+    return _run(call, f"SELECT {', '.join(selections)} FROM in_in", inputs)
 
 
-def _lower_filter(node: Node, inputs, job: Job, preview: NodePreview) -> pa.Table:
+def _lower_filter(node: Node, inputs, call: _PreviewCall, preview: NodePreview) -> pa.Table:
     condition = expression_to_duckdb(node.params["condition"], inputs["in"].schema)
-    return _run(job, f"SELECT * FROM in_in WHERE {condition}", inputs)
+    return _run(call, f"SELECT * FROM in_in WHERE {condition}", inputs)
 
 
-def _lower_derived_column(node: Node, inputs, job: Job, preview: NodePreview) -> pa.Table:
+def _lower_derived_column(node: Node, inputs, call: _PreviewCall, preview: NodePreview) -> pa.Table:
     schema = inputs["in"].schema
     value = expression_to_duckdb(node.params["expression"], schema)
     existing = find_column(schema, node.params["column"])
@@ -325,10 +410,11 @@ def _lower_derived_column(node: Node, inputs, job: Job, preview: NodePreview) ->
         if existing.name != node.params["column"]:
             renamed = f"{sql_identifier(existing.name)} AS {sql_identifier(node.params['column'])}"
             sql = f"SELECT * RENAME ({renamed}) FROM ({sql})"
-    return _run(job, sql, inputs)
+    return _run(call, sql, inputs)
 
 
-def _lower_join(node: Node, inputs, job: Job, preview: NodePreview) -> pa.Table:
+def _lower_join(node: Node, inputs, call: _PreviewCall, preview: NodePreview) -> pa.Table:
+    inputs = _with_matching_rows(node, inputs, call, preview)
     left, right = inputs["left"].schema, inputs["right"].schema
     join_type = node.params.get("join_type", "inner")
     condition = " AND ".join(
@@ -349,7 +435,45 @@ def _lower_join(node: Node, inputs, job: Job, preview: NodePreview) -> pa.Table:
         ]
         keyword = {"inner": "INNER", "left": "LEFT", "right": "RIGHT", "full": "FULL"}[join_type]
         sql = f"SELECT {', '.join(selections)} FROM in_left AS l {keyword} JOIN in_right AS r ON {condition}"
-    return _run(job, sql, inputs)
+    return _run(call, sql, inputs)
+
+
+def _with_matching_rows(node: Node, inputs, call: _PreviewCall, preview: NodePreview) -> dict:
+    """Across a join, keep one side's sample and fetch the other side's rows whose keys match.
+
+    The left side drives, or the right one for a right join. The other side is read again
+    when it is a source that read only a sample, so a joined preview is not empty by accident.
+    """
+    driving, matched = ("right", "left") if node.params.get("join_type") == "right" else ("left", "right")
+    matched_id = node.inputs[matched]
+    matched_node = call.job.node(matched_id)
+    upstream = inputs[matched]
+    if matched_node.type != "source.file" or not upstream.sampled:
+        return inputs
+    driving_schema = inputs[driving].schema
+    pairs = [
+        (
+            find_column(driving_schema, pair[driving]).name,
+            find_column(upstream.schema, pair[matched]).name,
+        )
+        for pair in node.params["keys"]
+    ]
+    condition = " AND ".join(
+        f"d.{sql_identifier(driving_key)} = m.{sql_identifier(matched_key)}"
+        for driving_key, matched_key in pairs
+    )
+    limit = call.job.sample_rows * MATCHED_ROWS_FACTOR
+    sql = (
+        f"SELECT * FROM ({_source_scan_sql(matched_node, call.job, upstream.schema)}) AS m "
+        f"WHERE EXISTS (SELECT 1 FROM driving AS d WHERE {condition}) LIMIT {int(limit)}"
+    )
+    table = call.execute(sql, {"driving": inputs[driving].table}, files=True, threads=1)
+    preview.sources[matched_id] = table.num_rows
+    preview.notes.append(
+        f"{node.label}: {table.num_rows} rows of {matched_node.label} whose keys match the "
+        f"{driving} side's sample (at most {limit})"
+    )
+    return {**inputs, matched: NodePreview(matched_id, schema=upstream.schema, table=table)}
 
 
 AGGREGATE_SQL = {
@@ -366,7 +490,7 @@ AGGREGATE_SQL = {
 }
 
 
-def _lower_aggregate(node: Node, inputs, job: Job, preview: NodePreview) -> pa.Table:
+def _lower_aggregate(node: Node, inputs, call: _PreviewCall, preview: NodePreview) -> pa.Table:
     schema = inputs["in"].schema
     group_by = [sql_identifier(find_column(schema, name).name) for name in node.params.get("group_by") or []]
     output = preview.schema[len(group_by) :]
@@ -377,9 +501,9 @@ def _lower_aggregate(node: Node, inputs, job: Job, preview: NodePreview) -> pa.T
             if (item.get("column") or "*") == "*"
             else sql_identifier(find_column(schema, item["column"]).name)
         )
-        call = AGGREGATE_SQL[item["function"]].format(argument)
+        aggregate = AGGREGATE_SQL[item["function"]].format(argument)
         # Spark's result types (bigint sums, decimal widths) are in the node's output schema.
-        selections.append(f"CAST({call} AS {duckdb_type(column.type)}) AS {sql_identifier(column.name)}")
+        selections.append(f"CAST({aggregate} AS {duckdb_type(column.type)}) AS {sql_identifier(column.name)}")
         if item["function"] in ("first", "last"):
             note = f"{node.label}: {item['function']}() depends on row order, which Spark does not guarantee"
             if note not in preview.notes:
@@ -387,27 +511,22 @@ def _lower_aggregate(node: Node, inputs, job: Job, preview: NodePreview) -> pa.T
     sql = f"SELECT {', '.join(selections)} FROM in_in"
     if group_by:
         sql += f" GROUP BY {', '.join(group_by)}"
-    return _run(job, sql, inputs)
+    return _run(call, sql, inputs)
 
 
-def _lower_sql(node: Node, inputs, job: Job, preview: NodePreview) -> pa.Table:
+def _lower_sql(node: Node, inputs, call: _PreviewCall, preview: NodePreview) -> pa.Table:
     tree = parse_query(node.params["query"])
     # Cast each column to the type of the node's schema, so integer sums stay BIGINT as in Spark.
     columns = ", ".join(
         f"CAST({sql_identifier(column.name)} AS {duckdb_type(column.type)}) AS {sql_identifier(column.name)}"
         for column in preview.schema
     )
-    connection = _connection(job, files=False)
-    try:
-        for alias, upstream in inputs.items():
-            connection.register(alias, upstream.table)
-        return connection.sql(f"SELECT {columns} FROM ({to_duckdb(tree, [])})").to_arrow_table()
-    finally:
-        connection.close()
+    tables = {alias: upstream.table for alias, upstream in inputs.items()}
+    return call.execute(f"SELECT {columns} FROM ({to_duckdb(tree, [])})", tables)
 
 
-def _lower_target_file(node: Node, inputs, job: Job, preview: NodePreview) -> pa.Table:
-    path = substitute_parameters(str(node.params.get("path", "")), job.parameter_defaults())
+def _lower_target_file(node: Node, inputs, call: _PreviewCall, preview: NodePreview) -> pa.Table:
+    path = substitute_parameters(str(node.params.get("path", "")), call.job.parameter_defaults())
     preview.notes.append(
         f"{node.label}: preview only; a run writes {node.params.get('format', 'parquet')} "
         f"to {path} (mode {node.params.get('mode', 'overwrite')})"

@@ -18,7 +18,10 @@ from designer.errors import JobFormatError
 FORMAT = "sparkcanvas.job/1"
 FORMAT_PREFIX = "sparkcanvas.job/"
 DEFAULT_SAMPLE_ROWS = 1000
+DEFAULT_TIME_LIMIT_SECONDS = 10.0
+DEFAULT_MEMORY_LIMIT_MB = 1024
 DEFAULT_TIME_ZONE = "UTC"
+SAMPLING_METHODS = ("first", "random")
 IDENTIFIER_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # The envelope of a job file. Node parameters are checked per node type by designer.validation.
@@ -44,7 +47,23 @@ JOB_FILE_SCHEMA = {
         },
         "preview": {
             "type": "object",
-            "properties": {"sample_rows": {"type": "integer", "minimum": 1}},
+            "properties": {
+                "sample_rows": {"type": "integer", "minimum": 1},
+                "time_limit_seconds": {"type": "number", "exclusiveMinimum": 0},
+                "memory_limit_mb": {"type": "integer", "minimum": 16},
+                "sampling": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "object",
+                        "properties": {
+                            "method": {"enum": list(SAMPLING_METHODS)},
+                            "seed": {"type": "integer"},
+                        },
+                        "additionalProperties": False,
+                    },
+                },
+            },
+            "additionalProperties": False,
         },
         "spark": {
             "type": "object",
@@ -88,6 +107,14 @@ class JobParameter:
 
 
 @dataclass
+class Sampling:
+    """How the preview samples one source: its first rows, or a seeded random sample."""
+
+    method: str = "first"
+    seed: int = 0
+
+
+@dataclass
 class Node:
     """One node of the job graph. `inputs` maps a port name to an upstream node id."""
 
@@ -110,6 +137,9 @@ class Job:
     description: str = ""
     parameters: list[JobParameter] = field(default_factory=list)
     sample_rows: int = DEFAULT_SAMPLE_ROWS
+    time_limit_seconds: float = DEFAULT_TIME_LIMIT_SECONDS
+    memory_limit_mb: int = DEFAULT_MEMORY_LIMIT_MB
+    sampling: dict[str, Sampling] = field(default_factory=dict)  # source node id -> sampling
     session_time_zone: str = DEFAULT_TIME_ZONE
     nodes: list[Node] = field(default_factory=list)
     layout: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -126,6 +156,9 @@ class Job:
     def downstream(self, node_id: str) -> list[Node]:
         """Return the nodes that read `node_id` on one of their ports."""
         return [node for node in self.nodes if node_id in node.inputs.values()]
+
+    def sampling_of(self, node_id: str) -> Sampling:
+        return self.sampling.get(node_id, Sampling())
 
     def parameter_defaults(self) -> dict[str, str]:
         return {parameter.name: parameter.default for parameter in self.parameters}
@@ -148,6 +181,7 @@ class Job:
         """Remove a node, its layout entry and every input port that pointed at it."""
         self.nodes = [node for node in self.nodes if node.id != node_id]
         self.layout.pop(node_id, None)
+        self.sampling.pop(node_id, None)
         for node in self.nodes:
             node.inputs = {port: up for port, up in node.inputs.items() if up != node_id}
 
@@ -159,10 +193,18 @@ def job_to_dict(job: Job) -> dict[str, Any]:
         "name": job.name,
         "description": job.description,
         "parameters": [
-            {"name": p.name, "default": p.default, "description": p.description}
-            for p in job.parameters
+            {"name": p.name, "default": p.default, "description": p.description} for p in job.parameters
         ],
-        "preview": {"sample_rows": job.sample_rows},
+        "preview": {
+            "sample_rows": job.sample_rows,
+            "time_limit_seconds": job.time_limit_seconds,
+            "memory_limit_mb": job.memory_limit_mb,
+            "sampling": {
+                node_id: {"method": sampling.method, "seed": sampling.seed}
+                for node_id, sampling in sorted(job.sampling.items())
+                if sampling != Sampling()
+            },
+        },
         "spark": {"session_time_zone": job.session_time_zone},
         "nodes": [
             {
@@ -189,9 +231,7 @@ def job_to_json(job: Job) -> str:
 def job_from_dict(data: Any, source: str = "job") -> Job:
     """Build a job from parsed JSON, rejecting unknown format versions and malformed files."""
     if not isinstance(data, dict):
-        raise JobFormatError(
-            f"{source}: a job file must hold a JSON object, not {type(data).__name__}"
-        )
+        raise JobFormatError(f"{source}: a job file must hold a JSON object, not {type(data).__name__}")
     version = data.get("format")
     if isinstance(version, str) and version.startswith(FORMAT_PREFIX) and version != FORMAT:
         raise JobFormatError(
@@ -209,11 +249,15 @@ def job_from_dict(data: Any, source: str = "job") -> Job:
     if errors:
         details = "; ".join(_describe_schema_error(error) for error in errors[:10])
         raise JobFormatError(f"{source}: invalid job file: {details}")
+    preview = data.get("preview", {})
     return Job(
         name=data["name"],
         description=data.get("description", ""),
         parameters=[JobParameter(**item) for item in data.get("parameters", [])],
-        sample_rows=data.get("preview", {}).get("sample_rows", DEFAULT_SAMPLE_ROWS),
+        sample_rows=preview.get("sample_rows", DEFAULT_SAMPLE_ROWS),
+        time_limit_seconds=preview.get("time_limit_seconds", DEFAULT_TIME_LIMIT_SECONDS),
+        memory_limit_mb=preview.get("memory_limit_mb", DEFAULT_MEMORY_LIMIT_MB),
+        sampling={key: Sampling(**value) for key, value in preview.get("sampling", {}).items()},
         session_time_zone=data.get("spark", {}).get("session_time_zone", DEFAULT_TIME_ZONE),
         nodes=[
             Node(

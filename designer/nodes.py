@@ -299,9 +299,7 @@ def _decimal_parts(type_name: str) -> tuple[int, int]:
 
 def _aggregate_schema(node, inputs: dict[str, Schema]) -> Schema:
     schema = inputs["in"]
-    output = [
-        _require_column(schema, str(name), "group_by") for name in node.params.get("group_by") or []
-    ]
+    output = [_require_column(schema, str(name), "group_by") for name in node.params.get("group_by") or []]
     aggregations = node.params.get("aggregations") or []
     if not aggregations and not output:
         raise NodeError("aggregations", "add a group-by column or an aggregation")
@@ -346,6 +344,8 @@ def _sql_schema(node, inputs: dict[str, Schema]) -> Schema:
     aliases = {alias.lower() for alias in inputs}
     ctes = {cte.alias.lower() for cte in tree.find_all(exp.CTE)}
     for table in tree.find_all(exp.Table):
+        if isinstance(table.this, exp.Func):
+            continue  # a table-valued function such as range(10) reads no input
         name = table.name.lower()
         if name not in aliases and name not in ctes:
             raise NodeError(
@@ -367,9 +367,7 @@ def _target_file_schema(node, inputs: dict[str, Schema]) -> Schema:
     for name in node.params.get("partition_by") or []:
         _require_column(schema, str(name), "partition_by")
     if len(node.params.get("partition_by") or []) >= len(schema):
-        raise NodeError(
-            "partition_by", "partitioning by every column leaves no data columns to write"
-        )
+        raise NodeError("partition_by", "partitioning by every column leaves no data columns to write")
     compression = node.params.get("compression", "default")
     allowed = TARGET_COMPRESSION[node.params.get("format", "parquet")]
     if compression not in allowed:
@@ -410,9 +408,7 @@ NODE_TYPES: dict[str, NodeType] = {
                     help="A file, folder or glob; relative paths start at the working folder. "
                     "${name} inserts a job parameter.",
                 ),
-                Param(
-                    "format", "choice", "Format", default="csv", choices=("csv", "json", "parquet")
-                ),
+                Param("format", "choice", "Format", default="csv", choices=("csv", "json", "parquet")),
                 Param("header", "bool", "First line is a header", default=True, formats=CSV),
                 Param("delimiter", "string", "Delimiter", default=",", formats=CSV),
                 Param("quote", "string", "Quote character", default='"', formats=CSV),
@@ -510,9 +506,7 @@ NODE_TYPES: dict[str, NodeType] = {
                     required=True,
                     help="Pairs of left and right columns that must be equal.",
                 ),
-                Param(
-                    "right_prefix", "string", "Prefix for clashing right columns", default="right_"
-                ),
+                Param("right_prefix", "string", "Prefix for clashing right columns", default="right_"),
             ),
             output_schema=_join_schema,
             ports=("left", "right"),

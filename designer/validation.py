@@ -48,6 +48,7 @@ def validate(job: Job) -> Validation:
             continue
         _check_ports(node, node_type, by_id, result)
         _check_params(node, node_type, job, result)
+    _check_sampling(job, by_id, result)
     order = _topological_order(job, by_id, result)
     result.order = order
     _propagate_schemas(job, order, by_id, result)
@@ -88,9 +89,7 @@ def _check_ids(job: Job, result: Validation) -> dict[str, Node]:
     return by_id
 
 
-def _check_ports(
-    node: Node, node_type: NodeType, by_id: dict[str, Node], result: Validation
-) -> None:
+def _check_ports(node: Node, node_type: NodeType, by_id: dict[str, Node], result: Validation) -> None:
     if node_type.dynamic_ports:
         if not node.inputs:
             result.problems.append(
@@ -139,9 +138,7 @@ def _check_params(node: Node, node_type: NodeType, job: Job, result: Validation)
     for name in node.params:
         if name not in known:
             result.problems.append(
-                Problem(
-                    f"unknown parameter {name!r}.{did_you_mean(name, sorted(known))}", node.id, name
-                )
+                Problem(f"unknown parameter {name!r}.{did_you_mean(name, sorted(known))}", node.id, name)
             )
     parameter_names = set(job.parameter_defaults())
     for param in node_type.params:
@@ -160,8 +157,7 @@ def _check_params(node: Node, node_type: NodeType, job: Job, result: Validation)
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             result.problems.append(
                 Problem(
-                    f"{param.name} must be a {expected.__name__}, not {type(value).__name__} "
-                    f"({value!r})",
+                    f"{param.name} must be a {expected.__name__}, not {type(value).__name__} ({value!r})",
                     node.id,
                     param.name,
                 )
@@ -193,6 +189,20 @@ def _check_parameter_references(node, name, value, parameter_names, result) -> N
             )
 
 
+def _check_sampling(job: Job, by_id: dict[str, Node], result: Validation) -> None:
+    for node_id in job.sampling:
+        node = by_id.get(node_id)
+        if node is None or not node.type.startswith("source."):
+            result.problems.append(
+                Problem(
+                    f"preview sampling names {node_id!r}, which is not a source node; remove the "
+                    f"entry or name a source.{did_you_mean(node_id, [n.id for n in job.nodes])}",
+                    None,
+                    "preview.sampling",
+                )
+            )
+
+
 def _topological_order(job: Job, by_id: dict[str, Node], result: Validation) -> list[str]:
     try:
         return topological_order(job)
@@ -209,9 +219,7 @@ def _topological_order(job: Job, by_id: dict[str, Node], result: Validation) -> 
         return []
 
 
-def _propagate_schemas(
-    job: Job, order: list[str], by_id: dict[str, Node], result: Validation
-) -> None:
+def _propagate_schemas(job: Job, order: list[str], by_id: dict[str, Node], result: Validation) -> None:
     failed = {problem.node_id for problem in result.problems}
     for node_id in order:
         node = by_id.get(node_id)

@@ -158,7 +158,7 @@ def test_select_source_shows_schema_and_rows(app):
     assert (1000, 19) in shapes  # the preview: the 1000-row sample
     captions = " ".join(item.value for item in app.caption)
     assert "1000 rows" in captions
-    assert "sample limit 1000" in captions
+    assert "Trips: first 1000 rows (a sample)" in captions
 
 
 def test_select_aggregate_shows_result_rows(app):

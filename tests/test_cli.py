@@ -201,7 +201,7 @@ def test_preview_rows_overrides_sample(capsys):
     )
     assert status == 0
     assert len(out.strip().splitlines()) == 1 + 7
-    assert "sample limit 7" in err
+    assert "Trips: first 7 rows (a sample)" in err
 
 
 def test_preview_unknown_node(capsys):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from codegen.duckdb_preview import PreviewEngine
-from designer.model import load_job
+from designer.model import Sampling, load_job
 from tests.conftest import EXAMPLE_JOB, TAXI_FIGURES, TEST_DATA
 from tests.jobs import job, node, people, source
 
@@ -34,7 +34,8 @@ def test_sample_size_limits_source_rows():
     preview = PreviewEngine().preview(example, "trips")
     assert preview.row_count == 10
     assert preview.sources == {"trips": 10}
-    assert "first 10 rows" in preview.notes[0]
+    assert preview.sampled
+    assert preview.notes == ["Trips: first 10 rows (a sample)"]
 
 
 def test_rerun_serves_unchanged_nodes_from_cache():
@@ -75,10 +76,12 @@ def test_changed_source_file_is_read_again(tmp_path):
     assert not second.cached
 
 
-def test_cache_is_bounded():
-    engine = PreviewEngine(cache_size=3)
-    engine.preview(load_job(EXAMPLE_JOB), "write_revenue")
-    assert len(engine._cache) == 3
+def test_cache_is_bounded_in_bytes():
+    engine = PreviewEngine(cache_bytes=200_000)
+    result = engine.preview(load_job(EXAMPLE_JOB), "write_revenue")
+    assert result.ok
+    assert engine.cached_bytes <= 200_000
+    assert len(engine._cache) < 5
 
 
 def test_target_preview_never_writes(tmp_path):
@@ -140,5 +143,88 @@ def test_sandbox_blocks_file_access_at_run_time():
         assert "disabled by configuration" in str(error)
     else:
         raise AssertionError("the sandboxed connection read a file")
+    finally:
+        connection.close()
+
+
+def test_random_sample_is_repeatable_per_seed():
+    example = load_job(EXAMPLE_JOB)
+    example.sample_rows = 20
+    example.sampling["trips"] = Sampling("random", seed=7)
+    first = PreviewEngine().preview(example, "trips")
+    again = PreviewEngine().preview(example, "trips")
+    example.sampling["trips"] = Sampling("random", seed=8)
+    other = PreviewEngine().preview(example, "trips")
+    assert first.table.to_pylist() == again.table.to_pylist()
+    assert first.table.to_pylist() != other.table.to_pylist()
+    assert first.notes == ["Trips: random sample of 20 rows (seed 7)"]
+
+
+def test_join_fetches_matching_rows_of_a_sampled_side():
+    example = load_job(EXAMPLE_JOB)
+    example.sample_rows = 50  # the first 50 zones miss most pickup zones
+    joined = PreviewEngine().preview(example, "trips_with_zones")
+    boroughs = [row["borough"] for row in joined.table.to_pylist()]
+    assert len(boroughs) == 50
+    assert None not in boroughs
+    assert any("rows of Zones whose keys match the left side's sample" in note for note in joined.notes)
+
+
+def test_join_without_fetch_when_side_is_complete():
+    joined = PreviewEngine().preview(load_job(EXAMPLE_JOB), "trips_with_zones")
+    assert joined.sources == {"trips": 1000, "zones": 265}
+    assert not any("whose keys match" in note for note in joined.notes)
+
+
+def test_sampling_of_unknown_node_is_a_problem():
+    from designer.validation import validate
+
+    example = load_job(EXAMPLE_JOB)
+    example.sampling["revenue_by_borough"] = Sampling("random", 1)
+    problems = [str(problem) for problem in validate(example).problems]
+    assert len(problems) == 1
+    assert "preview sampling names 'revenue_by_borough', which is not a source node" in problems[0]
+
+
+def test_time_limit_cancels_a_slow_preview():
+    slow = job(
+        people(),
+        node(
+            "q",
+            "transform.sql",
+            {"p": "people"},
+            query="SELECT count(*) AS n FROM range(100000000000) AS a(x) WHERE x % 7 = 3",
+        ),
+    )
+    slow.time_limit_seconds = 0.5
+    preview = PreviewEngine().preview(slow, "q")
+    assert preview.error.startswith("the preview took longer than its time limit of 0.5 s")
+
+
+def test_memory_limit_stops_a_hungry_preview():
+    hungry = job(
+        people(),
+        node(
+            "q",
+            "transform.sql",
+            {"p": "people"},
+            query="SELECT x, count(*) AS n FROM range(10000000) AS a(x) GROUP BY x ORDER BY n DESC",
+        ),
+    )
+    hungry.memory_limit_mb = 16
+    preview = PreviewEngine().preview(hungry, "q")
+    assert preview.error.startswith("the preview needed more than its memory limit of 16 MB")
+
+
+def test_sandbox_settings_are_locked():
+    from codegen import duckdb_preview
+
+    connection = duckdb_preview._connection(load_job(EXAMPLE_JOB), files=False)
+    try:
+        connection.execute("SET enable_external_access = true")
+    except Exception as error:  # noqa: BLE001 - any DuckDB error type will do
+        assert "locked" in str(error).lower()
+    else:
+        raise AssertionError("the sandbox let a query turn file access back on")
     finally:
         connection.close()
