@@ -50,6 +50,8 @@ class NodePreview:
     notes: list[str] = field(default_factory=list)
     sources: dict[str, int] = field(default_factory=dict)  # source node id -> rows read
     sampled: bool = False  # a source of this node read a sample rather than every row
+    # A join's rows fetched by key for one port, in place of that input's sample.
+    matched_inputs: dict[str, pa.Table] = field(default_factory=dict)
     seconds: float = 0.0
     cached: bool = False
 
@@ -473,6 +475,7 @@ def _with_matching_rows(node: Node, inputs, call: _PreviewCall, preview: NodePre
         f"{node.label}: {table.num_rows} rows of {matched_node.label} whose keys match the "
         f"{driving} side's sample (at most {limit})"
     )
+    preview.matched_inputs[matched] = table
     return {**inputs, matched: NodePreview(matched_id, schema=upstream.schema, table=table)}
 
 

@@ -38,9 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Design Spark ETL jobs visually, preview them in DuckDB, export and run "
         "them with spark-submit.",
     )
-    parser.add_argument(
-        "-v", "--verbose", action="store_true", help="log SparkCanvas's own steps to stderr"
-    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log SparkCanvas's own steps to stderr")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_app(commands)
     _add_validate(commands)
@@ -57,7 +55,9 @@ def _add_app(commands) -> None:
         description="Start the Streamlit designer on 127.0.0.1. Stop it with Ctrl+C.",
     )
     app.add_argument(
-        "--port", type=_port, default=DEFAULT_PORT,
+        "--port",
+        type=_port,
+        default=DEFAULT_PORT,
         help=f"TCP port the designer listens on (default {DEFAULT_PORT})",
     )
     app.add_argument("--jobs-dir", metavar="DIR", help="folder of *.job.json files to list")
@@ -86,12 +86,22 @@ def _add_preview(commands) -> None:
     preview.add_argument("job", metavar="JOB", help="path of a *.job.json file")
     preview.add_argument("--node", required=True, metavar="ID", help="id of the node to preview")
     preview.add_argument(
-        "--rows", type=_positive_int, metavar="N",
+        "--rows",
+        type=_positive_int,
+        metavar="N",
         help="rows read from each source (default: the job's preview sample size)",
     )
     preview.add_argument(
-        "--format", choices=("table", "json", "csv"), default="table",
+        "--format",
+        choices=("table", "json", "csv"),
+        default="table",
         help="output format (default table)",
+    )
+    preview.add_argument(
+        "--check-spark",
+        action="store_true",
+        help="also run the node on local Spark over the same sample and compare the rows; "
+        "exits 1 when they differ",
     )
     preview.set_defaults(handler=command_preview)
 
@@ -104,12 +114,8 @@ def _add_export(commands) -> None:
         "per node (ipynb).",
     )
     export.add_argument("job", metavar="JOB", help="path of a *.job.json file")
-    export.add_argument(
-        "-o", "--output", metavar="FILE", help="file to write (default: standard output)"
-    )
-    export.add_argument(
-        "--format", choices=("py", "ipynb"), default="py", help="output format (default py)"
-    )
+    export.add_argument("-o", "--output", metavar="FILE", help="file to write (default: standard output)")
+    export.add_argument("--format", choices=("py", "ipynb"), default="py", help="output format (default py)")
     export.set_defaults(handler=command_export)
 
 
@@ -123,12 +129,17 @@ def _add_run(commands) -> None:
     )
     run.add_argument("job", metavar="JOB", help="path of a *.job.json file")
     run.add_argument(
-        "--master", default="local[*]", metavar="URL",
-        help="Spark master URL: local[*], local[N], spark://HOST:PORT, yarn or k8s://URL "
-        "(default local[*])",
+        "--master",
+        default="local[*]",
+        metavar="URL",
+        help="Spark master URL: local[*], local[N], spark://HOST:PORT, yarn or k8s://URL (default local[*])",
     )
     run.add_argument(
-        "--param", action="append", type=_name_value, default=[], metavar="NAME=VALUE",
+        "--param",
+        action="append",
+        type=_name_value,
+        default=[],
+        metavar="NAME=VALUE",
         help="set a job parameter for this run; repeat for several",
     )
     run.add_argument("-q", "--quiet", action="store_true", help="do not stream the Spark log")
@@ -224,9 +235,7 @@ def command_app(args: argparse.Namespace) -> int:
         return process.wait()
 
 
-def app_command(
-    port: int, jobs_dir: str | None, job: str | None
-) -> tuple[list[str], dict[str, str]]:
+def app_command(port: int, jobs_dir: str | None, job: str | None) -> tuple[list[str], dict[str, str]]:
     """Return the Streamlit command line and environment that start the designer."""
     if not APP_FILE.is_file():
         raise SparkCanvasError(
@@ -239,11 +248,19 @@ def app_command(
     if jobs_dir is not None:
         env["SPARKCANVAS_JOBS_DIR"] = str(_existing_folder(jobs_dir))
     command = [
-        sys.executable, "-m", "streamlit", "run", str(APP_FILE),
-        "--server.port", str(port),
-        "--server.address", "127.0.0.1",
-        "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP_FILE),
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
     ]
     return command, env
 
@@ -283,7 +300,8 @@ def command_preview(args: argparse.Namespace) -> int:
     if args.rows is not None:
         job.sample_rows = args.rows
     _require_node(job, args.node, args.job)
-    preview = PreviewEngine().preview(job, args.node)
+    engine = PreviewEngine()
+    preview = engine.preview(job, args.node)
     if preview.error is not None:
         raise PreviewError(f"preview of node {args.node!r} failed: {_one_line(preview.error)}")
     rows = preview.table.to_pylist()
@@ -296,7 +314,27 @@ def command_preview(args: argparse.Namespace) -> int:
     else:
         write_csv(sys.stdout, names, rows)
         _print_notes(preview.notes)
+    if args.check_spark:
+        return _check_against_spark(job, args.node, engine)
     return 0
+
+
+def _check_against_spark(job: Job, node_id: str, engine) -> int:
+    """Print whether Spark gives the preview's rows; return 1 when it does not."""
+    from designer.spark_check import check_node
+
+    print("Checking against local Spark over the same sample...", file=sys.stderr, flush=True)
+    check = check_node(job, node_id, engine)
+    print(f"check against Spark: {check.summary()} ({check.seconds:.1f} s)", file=sys.stderr)
+    for label, rows in (
+        ("only in Spark", check.only_in_spark),
+        ("only in the preview", check.only_in_preview),
+    ):
+        for row in rows:
+            print(f"  {label}: {row!r}", file=sys.stderr)
+    if check.matches:
+        return 0
+    return _fail(f"the preview of node {node_id!r} differs from Spark: {check.summary()}")
 
 
 def _require_node(job: Job, node_id: str, job_path: str) -> None:
@@ -349,8 +387,7 @@ def run_summary(record) -> str:
     duration = record.duration or 0.0
     line = f"run {record.run_id} {record.status} in {duration:.1f} s"
     writes = [
-        f"{target['node_id']} wrote {target['rows']} rows to {target['path']}"
-        for target in record.targets
+        f"{target['node_id']} wrote {target['rows']} rows to {target['path']}" for target in record.targets
     ]
     if writes:
         line += ": " + "; ".join(writes)
@@ -378,9 +415,7 @@ def text_table(names: list[str], rows: list[dict[str, Any]]) -> list[str]:
     """Return a header, a rule and one line per row; numbers align right, text left."""
     cells = [[table_cell(row[name]) for name in names] for row in rows]
     numeric = [all(_is_number(row[name]) for row in rows) and bool(rows) for name in names]
-    widths = [
-        max([len(name)] + [len(line[index]) for line in cells]) for index, name in enumerate(names)
-    ]
+    widths = [max([len(name)] + [len(line[index]) for line in cells]) for index, name in enumerate(names)]
 
     def render(values: list[str]) -> str:
         parts = [
