@@ -352,6 +352,14 @@ def test_job_details_rejects_bad_time_zone(app):
     assert any("Mars/Olympus" in message for message in errors(app))
 
 
+def test_job_details_edit_preview_limits(app):
+    token = app.session_state["job_token"]
+    app.number_input(key=f"{token}:job:time_limit").set_value(2.5).run()
+    app.number_input(key=f"{token}:job:memory_limit").set_value(256).run()
+    assert job(app).time_limit_seconds == 2.5
+    assert job(app).memory_limit_mb == 256
+
+
 def test_sample_size_changes_preview(app):
     token = app.session_state["job_token"]
     app.number_input(key=f"{token}:job:sample_rows").set_value(25).run()

@@ -1,4 +1,4 @@
-"""The Job details tab: name, description, job parameters, preview sample size and time zone."""
+"""The Job details tab: name, description, job parameters, preview settings and time zone."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from designer.model import IDENTIFIER_PATTERN, Job, JobParameter
 from designer.ui import forms, state
 
 MAX_SAMPLE_ROWS = 1_000_000
+MAX_TIME_LIMIT_SECONDS = 600.0
+MAX_MEMORY_LIMIT_MB = 16_384
 
 
 def _key(name: str) -> str:
@@ -23,6 +25,7 @@ def render(job: Job) -> None:
         job.description = description
     _parameters(job)
     _sample_rows(job)
+    _preview_limits(job)
     _time_zone(job)
 
 
@@ -79,6 +82,24 @@ def _sample_rows(job: Job) -> None:
     )
     if int(rows) != job.sample_rows:
         job.sample_rows = int(rows)
+
+
+def _preview_limits(job: Job) -> None:
+    seconds = st.number_input(
+        "Preview time limit (seconds)", min_value=0.1, max_value=MAX_TIME_LIMIT_SECONDS,
+        value=float(job.time_limit_seconds), step=1.0, key=_key("time_limit"),
+        help="A preview that runs longer is cancelled, and its node says so.",
+    )
+    if float(seconds) != job.time_limit_seconds:
+        job.time_limit_seconds = float(seconds)
+    megabytes = st.number_input(
+        "Preview memory limit (MB)", min_value=16, max_value=MAX_MEMORY_LIMIT_MB,
+        value=int(job.memory_limit_mb), step=128, key=_key("memory_limit"),
+        help="DuckDB's memory limit for each preview step; a step that needs more fails with a "
+        "message on its node.",
+    )
+    if int(megabytes) != job.memory_limit_mb:
+        job.memory_limit_mb = int(megabytes)
 
 
 def _time_zone(job: Job) -> None:
