@@ -7,21 +7,44 @@ from functools import lru_cache
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.spark import Spark
 from sqlglot.errors import ParseError, TokenError
 
+from codegen.approximations import approximation_reasons
 from codegen.quoting import sql_identifier
+from codegen.spark_rules import apply_rules
 from codegen.types import duckdb_type
 from designer.errors import ExpressionError, did_you_mean
-from designer.schema import INTEGRAL_TYPES, Schema, find_column
+from designer.schema import Schema, find_column
 
-INTEGRAL_DUCKDB = {"TINYINT", "SMALLINT", "INT", "INTEGER", "BIGINT"}
+__all__ = [
+    "approximation_reasons",
+    "check_columns",
+    "check_expression",
+    "empty_table_sql",
+    "expression_to_duckdb",
+    "parse_expression",
+    "parse_query",
+    "referenced_columns",
+    "to_duckdb",
+]
+
+
+class SparkPatterns(Spark):
+    """Spark SQL that keeps datetime patterns ('yyyy-MM-dd') as written.
+
+    sqlglot's Spark dialect turns patterns into strftime codes while parsing and drops the
+    letters it has no code for (SSS, quoted text). codegen.spark_rules translates them itself.
+    """
+
+    TIME_MAPPING: dict[str, str] = {}
 
 
 @lru_cache(maxsize=512)
 def _parse(text: str, kind: str) -> exp.Expression:
     if kind == "query":
-        return sqlglot.parse_one(text, read="spark")
-    return sqlglot.parse_one(f"SELECT {text}", read="spark").expressions[0]
+        return sqlglot.parse_one(text, read=SparkPatterns)
+    return sqlglot.parse_one(f"SELECT {text}", read=SparkPatterns).expressions[0]
 
 
 def parse_expression(text: str) -> exp.Expression:
@@ -55,11 +78,17 @@ def _parse_checked(text: str, kind: str) -> exp.Expression:
 
 
 def referenced_columns(tree: exp.Expression) -> list[str]:
-    """Return the column names an expression reads, in order of first use."""
+    """Return the column names an expression reads, in order of first use.
+
+    In `a.b` the column is `a`: an expression has no tables, so Spark reads `b` as a field of
+    the struct column `a`.
+    """
     names: list[str] = []
     for column in tree.find_all(exp.Column):
-        if column.name and column.name not in names:
-            names.append(column.name)
+        parts = [part.name for part in column.parts]
+        name = parts[0] if parts else column.name
+        if name and name not in names:
+            names.append(name)
     return names
 
 
@@ -81,61 +110,16 @@ def check_expression(text: str, schema: Schema) -> exp.Expression:
 
 
 def to_duckdb(tree: exp.Expression, schema: Schema) -> str:
-    """Return DuckDB SQL for a Spark SQL expression or query, with Spark 4's semantics."""
-    tree = tree.copy().transform(lambda node: _spark_rule(node, schema))
-    return tree.sql(dialect="duckdb")
+    """Return DuckDB SQL for a Spark SQL expression or query, with Spark 4's semantics.
+
+    The rewrites are in codegen.spark_rules; what they cannot match is listed by
+    approximation_reasons.
+    """
+    return apply_rules(tree, schema).sql(dialect="duckdb")
 
 
 def expression_to_duckdb(text: str, schema: Schema) -> str:
     return to_duckdb(check_expression(text, schema), schema)
-
-
-def _spark_rule(node: exp.Expression, schema: Schema) -> exp.Expression:
-    """Rewrite one node where DuckDB would otherwise disagree with Spark 4 in ANSI mode."""
-    if isinstance(node, exp.TryCast) and not node.args.get("safe"):
-        return _strict_cast(node, schema)
-    if isinstance(node, exp.Div):
-        return _checked_division(node)
-    return node
-
-
-def _strict_cast(node: exp.TryCast, schema: Schema) -> exp.Expression:
-    """Spark's CAST raises on invalid input (ANSI) and truncates fractions toward zero."""
-    operand = node.this
-    target = node.to.sql(dialect="duckdb").upper()
-    if target in INTEGRAL_DUCKDB and _is_fractional(operand, schema):
-        operand = exp.func("trunc", operand)
-    return exp.Cast(this=operand, to=node.to)
-
-
-def _is_fractional(operand: exp.Expression, schema: Schema) -> bool:
-    if isinstance(operand, exp.Literal):
-        return not operand.is_string and "." in operand.name
-    if isinstance(operand, exp.Column):
-        column = find_column(schema, operand.name)
-        return column is not None and column.type not in INTEGRAL_TYPES and column.type != "string"
-    return False
-
-
-def _checked_division(node: exp.Div) -> exp.Expression:
-    """Spark 4 raises DIVIDE_BY_ZERO where sqlglot's DuckDB output would give NULL."""
-    denominator = exp.Paren(this=node.expression)
-    guard = exp.Case(
-        ifs=[
-            exp.If(
-                this=exp.EQ(this=denominator.copy(), expression=exp.Literal.number(0)),
-                true=exp.func(
-                    "error",
-                    exp.Literal.string(
-                        "[DIVIDE_BY_ZERO] Division by zero. Use try_divide to "
-                        "tolerate a zero divisor and return NULL instead."
-                    ),
-                ),
-            )
-        ],
-        default=denominator,
-    )
-    return exp.Div(this=node.this, expression=guard, typed=node.args.get("typed"), safe=False)
 
 
 def empty_table_sql(table: str, schema: Schema) -> str:
