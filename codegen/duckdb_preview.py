@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa
 
-from codegen.expressions import expression_to_duckdb, parse_query, to_duckdb
+from codegen.approximations import approximation_reasons
+from codegen.expressions import expression_to_duckdb, parse_expression, parse_query, to_duckdb
 from codegen.quoting import spark_identifier, sql_identifier, sql_literal, substitute_parameters
 from codegen.types import duckdb_type
 from designer.errors import PreviewError
@@ -48,6 +49,8 @@ class NodePreview:
     table: pa.Table | None = None
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    # Why the rows may differ from Spark's, for this node and those it reads from.
+    approximations: list[str] = field(default_factory=list)
     sources: dict[str, int] = field(default_factory=dict)  # source node id -> rows read
     sampled: bool = False  # a source of this node read a sample rather than every row
     # A join's rows fetched by key for one port, in place of that input's sample.
@@ -124,6 +127,9 @@ class PreviewEngine:
             preview.sources.update(upstream.sources)
             preview.sampled = preview.sampled or upstream.sampled
             preview.notes.extend(note for note in upstream.notes if note not in preview.notes)
+            preview.approximations.extend(
+                reason for reason in upstream.approximations if reason not in preview.approximations
+            )
         try:
             lower = LOWERINGS[node.type]
             preview.table = lower(node, inputs, call, preview)
@@ -175,6 +181,7 @@ def _ancestors_in_order(job: Job, node_id: str, validation: Validation) -> list[
 def _cache_key(job: Job, node: Node, keys: dict[str, str]) -> str:
     material = {
         "type": node.type,
+        "label": node.label,  # the preview's notes name the node
         "params": node.params,
         "inputs": {port: keys[up] for port, up in sorted(node.inputs.items())},
         "sample_rows": job.sample_rows,
@@ -396,13 +403,23 @@ def _lower_change_schema(node: Node, inputs, call: _PreviewCall, preview: NodePr
     return _run(call, f"SELECT {', '.join(selections)} FROM in_in", inputs)
 
 
+def _approximate(node: Node, preview: NodePreview, tree, schema: Schema) -> None:
+    for reason in approximation_reasons(tree, schema):
+        text = f"{node.label}: {reason}"
+        if text not in preview.approximations:
+            preview.approximations.append(text)
+
+
 def _lower_filter(node: Node, inputs, call: _PreviewCall, preview: NodePreview) -> pa.Table:
-    condition = expression_to_duckdb(node.params["condition"], inputs["in"].schema)
+    schema = inputs["in"].schema
+    _approximate(node, preview, parse_expression(node.params["condition"]), schema)
+    condition = expression_to_duckdb(node.params["condition"], schema)
     return _run(call, f"SELECT * FROM in_in WHERE {condition}", inputs)
 
 
 def _lower_derived_column(node: Node, inputs, call: _PreviewCall, preview: NodePreview) -> pa.Table:
     schema = inputs["in"].schema
+    _approximate(node, preview, parse_expression(node.params["expression"]), schema)
     value = expression_to_duckdb(node.params["expression"], schema)
     existing = find_column(schema, node.params["column"])
     if existing is None:
@@ -508,9 +525,11 @@ def _lower_aggregate(node: Node, inputs, call: _PreviewCall, preview: NodePrevie
         # Spark's result types (bigint sums, decimal widths) are in the node's output schema.
         selections.append(f"CAST({aggregate} AS {duckdb_type(column.type)}) AS {sql_identifier(column.name)}")
         if item["function"] in ("first", "last"):
-            note = f"{node.label}: {item['function']}() depends on row order, which Spark does not guarantee"
-            if note not in preview.notes:
-                preview.notes.append(note)
+            reason = (
+                f"{node.label}: {item['function']}() depends on row order, which Spark does not guarantee"
+            )
+            if reason not in preview.approximations:
+                preview.approximations.append(reason)
     sql = f"SELECT {', '.join(selections)} FROM in_in"
     if group_by:
         sql += f" GROUP BY {', '.join(group_by)}"
@@ -519,13 +538,15 @@ def _lower_aggregate(node: Node, inputs, call: _PreviewCall, preview: NodePrevie
 
 def _lower_sql(node: Node, inputs, call: _PreviewCall, preview: NodePreview) -> pa.Table:
     tree = parse_query(node.params["query"])
+    columns_in = [column for upstream in inputs.values() for column in upstream.schema]
+    _approximate(node, preview, tree, columns_in)
     # Cast each column to the type of the node's schema, so integer sums stay BIGINT as in Spark.
     columns = ", ".join(
         f"CAST({sql_identifier(column.name)} AS {duckdb_type(column.type)}) AS {sql_identifier(column.name)}"
         for column in preview.schema
     )
     tables = {alias: upstream.table for alias, upstream in inputs.items()}
-    return call.execute(f"SELECT {columns} FROM ({to_duckdb(tree, [])})", tables)
+    return call.execute(f"SELECT {columns} FROM ({to_duckdb(tree, columns_in)})", tables)
 
 
 def _lower_target_file(node: Node, inputs, call: _PreviewCall, preview: NodePreview) -> pa.Table:

@@ -306,14 +306,15 @@ def command_preview(args: argparse.Namespace) -> int:
         raise PreviewError(f"preview of node {args.node!r} failed: {_one_line(preview.error)}")
     rows = preview.table.to_pylist()
     names = preview.table.column_names
+    notes = preview.notes + [f"approximate: {reason}" for reason in preview.approximations]
     if args.format == "table":
-        print(format_preview_table(job, args.node, preview.schema, names, rows, preview.notes))
+        print(format_preview_table(job, args.node, preview.schema, names, rows, notes))
     elif args.format == "json":
         print(json.dumps([json_value(row) for row in rows], indent=2, ensure_ascii=False))
-        _print_notes(preview.notes)
+        _print_notes(notes)
     else:
         write_csv(sys.stdout, names, rows)
-        _print_notes(preview.notes)
+        _print_notes(notes)
     if args.check_spark:
         return _check_against_spark(job, args.node, engine)
     return 0

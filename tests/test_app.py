@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from designer.model import load_job
+from designer.model import load_job, save_job
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "assets" / "jobs" / "taxi_revenue_by_borough.job.json"
@@ -512,3 +512,25 @@ def test_change_schema_starts_from_input(app):
     assert len(mappings) == 23
     assert mappings[0] == {"source": "VendorID", "target": "VendorID", "type": "bigint", "drop": False}
     assert not errors(app)
+
+
+@pytest.mark.spark
+def test_check_against_spark_button(app, spark):
+    click_node(app, "revenue_by_borough")
+    token = app.session_state["job_token"]
+    app.button(key=f"{token}:revenue_by_borough:check_spark").click().run(timeout=300)
+    successes = [item.value for item in app.success]
+    assert any(message.startswith("Spark agrees: the same 5 rows") for message in successes)
+
+
+def test_approximate_node_shows_reason(jobs_dir, monkeypatch):
+    approximate = load_job(jobs_dir / EXAMPLE.name)
+    aggregate = approximate.node("revenue_by_borough")
+    aggregate.params["aggregations"].append({"function": "first", "column": "zone", "name": "a_zone"})
+    save_job(approximate, jobs_dir / "approximate.job.json")
+    monkeypatch.setenv("SPARKCANVAS_JOB", str(jobs_dir / "approximate.job.json"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.run()
+    click_node(at, "revenue_by_borough")
+    warnings = [item.value for item in at.warning]
+    assert any("Approximate: Revenue by borough: first() depends on row order" in w for w in warnings)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.case_files import CASE_KINDS, SparkOutcomes, check_outcome, load_cases, run_preview
+from codegen.duckdb_preview import PreviewEngine
+from tests.case_files import CASE_KINDS, SparkOutcomes, case_job, check_outcome, load_cases, run_preview
 
 CASES = load_cases()
 
@@ -67,3 +68,11 @@ def test_every_family_has_cases():
         "joins",
     }
     assert len(CASES) >= 150
+
+
+@pytest.mark.parametrize("case", [case for case in CASES if case.get("gap")], ids=lambda case: case["id"])
+def test_gap_is_shown_on_its_node(case_folder, case):
+    """A case the preview cannot match yet never differs silently: its node errs or is approximate."""
+    the_job, result = case_job(case, case_folder)
+    preview = PreviewEngine().preview(the_job, result)
+    assert preview.error or preview.approximations

@@ -228,3 +228,25 @@ def test_sandbox_settings_are_locked():
         raise AssertionError("the sandbox let a query turn file access back on")
     finally:
         connection.close()
+
+
+def test_order_dependent_aggregate_is_approximate():
+    the_job = job(
+        people(),
+        node("a", "transform.aggregate", {"in": "people"}, group_by=["city"],
+             aggregations=[{"function": "first", "column": "name", "name": "first_name"}]),
+        node("t", "target.file", {"in": "a"}, path="output/never"),
+    )
+    preview = PreviewEngine().preview(the_job, "t")
+    assert preview.approximations == [
+        "A: first() depends on row order, which Spark does not guarantee"
+    ]
+
+
+def test_java_only_regex_is_approximate():
+    expression = "regexp_extract(name, '(?<=Z)o', 0)"
+    the_job = job(people(), node("d", "transform.derived_column", {"in": "people"},
+                                 column="x", expression=expression))
+    preview = PreviewEngine().preview(the_job, "d")
+    assert len(preview.approximations) == 1
+    assert preview.approximations[0].startswith("D: ")

@@ -32,7 +32,10 @@ SIGNATURE = "canvas_signature"
 STAMP = "canvas_stamp"
 LAST_EVENT = "canvas_last_event"
 FLOW_TYPES = {"source": "input", "target": "output", "transform": "default"}
-ERROR_BADGE = '<span style="color:#d62728;font-weight:600">⚠ error</span>'
+BADGES = {
+    "error": '<span style="color:#d62728;font-weight:600">⚠ error</span>',
+    "approximate": '<span style="color:#b8860b;font-weight:600">≈ approximate</span>',
+}
 MOVE_TOLERANCE = 0.5
 
 
@@ -61,13 +64,14 @@ def job_edges(job: Job) -> dict[str, tuple[str, str, str]]:
     return edges
 
 
-def node_content(node: Node, has_error: bool) -> str:
-    """Return a node's Markdown: its name, its type label and, if it has a problem, a badge."""
+def node_content(node: Node, badge: str | None) -> str:
+    """Return a node's Markdown: its name, its type label and a badge for an error or an
+    approximate preview."""
     node_type = NODE_TYPES.get(node.type)
     type_label = node_type.label if node_type else f"unknown type {node.type}"
     content = f"**{node.label}**\n\n{type_label}"
-    if has_error:
-        content += f"\n\n{ERROR_BADGE}"
+    if badge:
+        content += f"\n\n{BADGES[badge]}"
     return content
 
 
@@ -76,23 +80,25 @@ def flow_type(node: Node) -> str:
     return FLOW_TYPES[node_type.category] if node_type else "default"
 
 
-def build_nodes(job: Job, error_ids: set[str]) -> list[StreamlitFlowNode]:
+def build_nodes(job: Job, badges: dict[str, str]) -> list[StreamlitFlowNode]:
     nodes = []
     for position, node in enumerate(job.nodes):
         place = job.layout.get(node.id) or {"x": 0.0, "y": position * graph.NODE_SPACING_Y}
-        nodes.append(StreamlitFlowNode(
-            id=node.id,
-            pos=(float(place["x"]), float(place["y"])),
-            data={"content": node_content(node, node.id in error_ids)},
-            node_type=flow_type(node),
-            source_position="right",
-            target_position="left",
-            draggable=True,
-            selectable=True,
-            connectable=True,
-            deletable=True,
-            style={"width": "190px"},
-        ))
+        nodes.append(
+            StreamlitFlowNode(
+                id=node.id,
+                pos=(float(place["x"]), float(place["y"])),
+                data={"content": node_content(node, badges.get(node.id))},
+                node_type=flow_type(node),
+                source_position="right",
+                target_position="left",
+                draggable=True,
+                selectable=True,
+                connectable=True,
+                deletable=True,
+                style={"width": "190px"},
+            )
+        )
     return nodes
 
 
@@ -100,22 +106,24 @@ def build_edges(job: Job) -> list[StreamlitFlowEdge]:
     edges = []
     for identifier, (upstream, node_id, port) in job_edges(job).items():
         label = "" if port == "in" else port
-        edges.append(StreamlitFlowEdge(
-            id=identifier,
-            source=upstream,
-            target=node_id,
-            label=label,
-            label_show_bg=bool(label),
-            deletable=True,
-            focusable=True,
-            marker_end={"type": "arrowclosed"},
-        ))
+        edges.append(
+            StreamlitFlowEdge(
+                id=identifier,
+                source=upstream,
+                target=node_id,
+                label=label,
+                label_show_bg=bool(label),
+                deletable=True,
+                focusable=True,
+                marker_end={"type": "arrowclosed"},
+            )
+        )
     return edges
 
 
-def signature(job: Job, error_ids: set[str]) -> tuple:
+def signature(job: Job, badges: dict[str, str]) -> tuple:
     """Return what the canvas draws apart from positions, which the browser owns."""
-    nodes = tuple((node.id, flow_type(node), node_content(node, node.id in error_ids)) for node in job.nodes)
+    nodes = tuple((node.id, flow_type(node), node_content(node, badges.get(node.id))) for node in job.nodes)
     return nodes, tuple(sorted(job_edges(job)))
 
 
@@ -133,9 +141,7 @@ def read_event(job: Job, flow: StreamlitFlowState) -> CanvasEvent:
         if identifier not in returned_edges and not removed_with_node:
             event.deleted_edges.append((node_id, port))
     known = job_edges(job)
-    event.new_edges = [
-        (edge.source, edge.target) for edge in flow.edges if edge.id not in known
-    ]
+    event.new_edges = [(edge.source, edge.target) for edge in flow.edges if edge.id not in known]
     event.moved = _moved(job, flow)
     if flow.selected_id and job.has_node(flow.selected_id):
         event.selected_id = flow.selected_id
@@ -196,18 +202,21 @@ def redraw() -> None:
     st.session_state[STAMP] = int(time.time() * 1000)
 
 
-def _sync_version(job: Job, error_ids: set[str]) -> None:
-    current = signature(job, error_ids)
+def _sync_version(job: Job, badges: dict[str, str]) -> None:
+    current = signature(job, badges)
     if st.session_state.get(SIGNATURE) != current or STAMP not in st.session_state:
         st.session_state[SIGNATURE] = current
         redraw()
 
 
-def render(job: Job, error_ids: set[str]) -> bool:
-    """Draw the canvas, apply the event it returned, and return True if the Job changed."""
-    _sync_version(job, error_ids)
+def render(job: Job, badges: dict[str, str]) -> bool:
+    """Draw the canvas, apply the event it returned, and return True if the Job changed.
+
+    `badges` maps a node id to "error" or "approximate".
+    """
+    _sync_version(job, badges)
     flow_state = StreamlitFlowState(
-        nodes=build_nodes(job, error_ids),
+        nodes=build_nodes(job, badges),
         edges=build_edges(job),
         timestamp=st.session_state[STAMP],
     )

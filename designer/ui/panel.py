@@ -23,8 +23,10 @@ AUTO_HEIGHT_ROWS = 8
 
 def render(job: Job, node_id: str | None, validation: Validation, previews: dict[str, NodePreview]) -> None:
     if node_id is None:
-        st.info("Select a node on the canvas to see its properties, schema and data, "
-                "or add one from the palette in the sidebar.")
+        st.info(
+            "Select a node on the canvas to see its properties, schema and data, "
+            "or add one from the palette in the sidebar."
+        )
         return
     node = job.node(node_id)
     node_type = NODE_TYPES.get(node.type)
@@ -42,7 +44,7 @@ def render(job: Job, node_id: str | None, validation: Validation, previews: dict
     with schema_tab:
         _schema(node, validation, previews.get(node.id))
     with data_tab:
-        _preview(node, previews.get(node.id))
+        _preview(job, node, previews.get(node.id))
 
 
 def _header(job: Job, node: Node, node_type: NodeType) -> None:
@@ -86,7 +88,8 @@ def _ports(job: Job, node: Node, node_type: NodeType, validation: Validation) ->
 def candidates(job: Job, node: Node) -> list[str]:
     """Return the nodes that may feed `node`: they have an output and `node` does not feed them."""
     return [
-        other.id for other in job.nodes
+        other.id
+        for other in job.nodes
         if other.id != node.id and graph.has_output(other) and not graph.is_ancestor(job, node.id, other.id)
     ]
 
@@ -101,7 +104,9 @@ def _fixed_ports(job: Job, node: Node, node_type: NodeType) -> None:
             # The key names the current upstream, because the canvas also changes ports: a
             # widget kept from an earlier run would otherwise undo a connection drawn there.
             chosen = st.selectbox(
-                f"Input '{port}'", port_options, index=port_options.index(current),
+                f"Input '{port}'",
+                port_options,
+                index=port_options.index(current),
                 key=forms.widget_key(node, "port", port, current),
             )
         _set_port(node, port, chosen)
@@ -135,7 +140,9 @@ def _aliases(job: Job, node: Node) -> None:
     allowed = candidates(job, node)
     options = allowed + [row["node"] for row in rows if row["node"] not in allowed]
     edited = forms.edit_rows(
-        rows, ["alias", "node"], forms.widget_key(node, "aliases"),
+        rows,
+        ["alias", "node"],
+        forms.widget_key(node, "aliases"),
         column_config={
             "alias": st.column_config.TextColumn("Table alias"),
             "node": st.column_config.SelectboxColumn("Node", options=options),
@@ -144,8 +151,10 @@ def _aliases(job: Job, node: Node) -> None:
     aliases = [str(row["alias"]) for row in edited]
     duplicates = sorted({alias for alias in aliases if aliases.count(alias) > 1})
     if duplicates:
-        st.error(f"Node {node.id!r}, parameter 'inputs': alias {duplicates[0]!r} is used twice; "
-                 "give each input its own alias. The change was not applied.")
+        st.error(
+            f"Node {node.id!r}, parameter 'inputs': alias {duplicates[0]!r} is used twice; "
+            "give each input its own alias. The change was not applied."
+        )
         return
     node.inputs = {str(row["alias"]) or str(row["node"]): str(row["node"]) for row in edited if row["node"]}
 
@@ -168,21 +177,78 @@ def _schema(node: Node, validation: Validation, preview: NodePreview | None) -> 
         return
     st.dataframe(
         [{"name": column.name, "type": column.type} for column in schema],
-        hide_index=True, width="stretch",
+        hide_index=True,
+        width="stretch",
     )
 
 
-def _preview(node: Node, preview: NodePreview | None) -> None:
+def _preview(job: Job, node: Node, preview: NodePreview | None) -> None:
     if preview is None:
         st.warning(f"No preview for node {node.id!r}; the errors above say why.")
         return
     if preview.error:
         st.error(f"Preview of node {node.id!r} failed: {preview.error}")
+        _spark_check(job, node)
         return
     timing = "cached" if preview.cached else f"{preview.seconds * 1000:.0f} ms"
     st.caption(f"{preview.row_count} rows · {timing}")
     for note in preview.notes:
         st.caption(f"ℹ {note}")
+    for reason in preview.approximations:
+        st.warning(f"Approximate: {reason}", icon=":material/warning:")
+    _spark_check(job, node)
     with guard("Showing the preview", node.id):
         height = "auto" if preview.row_count <= AUTO_HEIGHT_ROWS else PREVIEW_HEIGHT
         st.dataframe(preview.table, hide_index=True, height=height, width="stretch")
+
+
+# --- check against Spark --------------------------------------------------------------------------
+
+
+def _spark_check(job: Job, node: Node) -> None:
+    """Offer a check of the node on local Spark over the same sample, and show its last result."""
+    from designer.spark_check import check_node
+
+    key = forms.widget_key(node, "check_spark")
+    results = st.session_state.setdefault("spark_checks", {})
+    if st.button(
+        "Check against Spark",
+        key=key,
+        icon=":material/fact_check:",
+        help="Run this node's PySpark on local Spark over the preview's sample "
+        "and compare the rows. The first check starts Spark, which takes a few seconds.",
+    ):
+        with st.spinner("Running the node on local Spark..."), guard("Checking against Spark", node.id):
+            results[node.id] = (job_fingerprint(job), check_node(job, node.id, state.engine()))
+    stored = results.get(node.id)
+    if stored is None:
+        return
+    fingerprint, check = stored
+    if fingerprint != job_fingerprint(job):
+        st.caption("The job changed since the last check against Spark; check again.")
+        return
+    _show_check(check)
+
+
+def _show_check(check) -> None:
+    if check.matches:
+        st.success(f"{check.summary()} ({check.seconds:.1f} s)")
+        return
+    st.error(f"{check.summary()} ({check.seconds:.1f} s)")
+    for label, rows in (
+        ("Rows only in Spark", check.only_in_spark),
+        ("Rows only in the preview", check.only_in_preview),
+    ):
+        if rows:
+            st.caption(label)
+            st.dataframe(
+                [dict(zip(check.spark_columns or check.columns, row, strict=False)) for row in rows],
+                hide_index=True,
+                width="stretch",
+            )
+
+
+def job_fingerprint(job: Job) -> str:
+    from designer.model import job_to_json
+
+    return job_to_json(job)

@@ -21,10 +21,12 @@ def render(job: Job) -> None:
     _job_problems(validation)
     left, right = st.columns([3, 2], gap="medium")
     with left:
-        if canvas.render(job, error_ids(validation, previews)):
+        if canvas.render(job, node_badges(validation, previews)):
             st.rerun()
-        st.caption("Drag from a node's right handle to another node's left handle to connect them. "
-                   "Right-click a node or an edge to delete it.")
+        st.caption(
+            "Drag from a node's right handle to another node's left handle to connect them. "
+            "Right-click a node or an edge to delete it."
+        )
     with right:
         panel.render(job, state.selected_id(), validation, previews)
 
@@ -45,9 +47,13 @@ def preview_all(job: Job, validation: Validation) -> dict[str, NodePreview]:
     return previews
 
 
-def error_ids(validation: Validation, previews: dict[str, NodePreview]) -> set[str]:
+def node_badges(validation: Validation, previews: dict[str, NodePreview]) -> dict[str, str]:
+    """Return the badge of each node that needs one: "error", else "approximate"."""
+    badges = {node_id: "approximate" for node_id, preview in previews.items() if preview.approximations}
     failed = {problem.node_id for problem in validation.problems if problem.node_id}
-    return failed | {node_id for node_id, preview in previews.items() if preview.error}
+    failed |= {node_id for node_id, preview in previews.items() if preview.error}
+    badges.update({node_id: "error" for node_id in failed})
+    return badges
 
 
 def _job_problems(validation: Validation) -> None:
