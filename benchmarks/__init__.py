@@ -1,0 +1,1 @@
+"""Benchmarks of SparkCanvas; each module runs as `python -m benchmarks.NAME`."""
