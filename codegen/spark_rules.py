@@ -194,8 +194,7 @@ def _spark_target(to: exp.DataType) -> exp.DataType:
 def _malformed(spark_name: str, source: str) -> str:
     # The {} stays in the message: _spark_error puts the value there at run time.
     return (
-        f"The value '{{}}' of the type \"{source}\" cannot be cast to \"{spark_name}\" "
-        "because it is malformed."
+        f'The value \'{{}}\' of the type "{source}" cannot be cast to "{spark_name}" because it is malformed.'
     )
 
 
