@@ -239,8 +239,8 @@ def _connection(job: Job, *, files: bool, threads: int | None = None) -> duckdb.
     connection.execute(f"SET GLOBAL TimeZone = {sql_literal(job.session_time_zone)}")
     connection.execute(f"SET GLOBAL default_null_order = {sql_literal(NULL_ORDER)}")
     connection.execute(f"SET GLOBAL memory_limit = '{int(job.memory_limit_mb)}MB'")
-    # DuckDB 2.0.1 plans LIMIT over Parquet as a second scan joined on row numbers, about three
-    # times slower for a large sample; results are the same without that rewrite.
+    # DuckDB 2.0.1 plans LIMIT over Parquet as a second scan joined on row numbers, which is about
+    # three times slower for a large sample. Results are the same without that rewrite.
     connection.execute("SET GLOBAL disabled_optimizers = 'late_materialization'")
     if threads:
         connection.execute(f"SET GLOBAL threads = {int(threads)}")
@@ -317,7 +317,7 @@ def source_file_sql(node: Node, job: Job, schema: Schema, limit: int | None) -> 
     """Return the DuckDB query that reads a file source with its explicit schema.
 
     With a limit the query reads the first rows, or a seeded random sample when the job's
-    sampling for this source says so.
+    sampling for this source requests one.
     """
     query = _source_scan_sql(node, job, schema)
     if not limit:

@@ -59,7 +59,7 @@ class NodeBlock:
 
 
 def variable_name(node_id: str) -> str:
-    """Return the Python variable that holds a node's DataFrame."""
+    """Return the name of the Python variable for a node's DataFrame."""
     if keyword.iskeyword(node_id) or node_id in RESERVED_NAMES:
         return f"{node_id}_df"
     return node_id

@@ -56,7 +56,7 @@ DECIMAL = re.compile(r"^DECIMAL\((\d+),\s*(\d+)\)$")
 
 
 def duckdb_type(spark_type: str) -> str:
-    """Return the DuckDB type that holds values of a Spark type."""
+    """Return the DuckDB type for values of a Spark type."""
     if spark_type in SPARK_TO_DUCKDB:
         return SPARK_TO_DUCKDB[spark_type]
     if spark_type.startswith("decimal"):

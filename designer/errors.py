@@ -1,6 +1,6 @@
 """The SparkCanvas error family.
 
-Every message names the node, the parameter and the value where there is one, and says
+Every message names the node, the parameter and the value where there is one, and suggests
 what to do next.
 """
 

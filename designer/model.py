@@ -108,7 +108,7 @@ class JobParameter:
 
 @dataclass
 class Sampling:
-    """How the preview samples one source: its first rows, or a seeded random sample."""
+    """The preview's sampling of one source: its first rows, or a seeded random sample."""
 
     method: str = "first"
     seed: int = 0

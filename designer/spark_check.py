@@ -46,7 +46,7 @@ class SparkCheck:
     seconds: float = 0.0
 
     def summary(self) -> str:
-        """Return one line that says whether the engines agree, and how they differ."""
+        """Return one line that tells whether the engines agree, and how they differ."""
         if self.preview_error and self.spark_error:
             return (
                 f"both engines fail: the preview with {self.preview_error!r}, Spark with {self.spark_error!r}"
@@ -147,7 +147,7 @@ def run_on_spark(
     """Run the generated PySpark blocks up to a node, writing nothing, and collect its rows.
 
     With an engine, each source is the preview's own sample of it, and a join that fetched
-    rows by key sees those rows, so both engines read the same input. Without one, the
+    rows by key reads those rows, so both engines read the same input. Without one, the
     sources read their files as the script does.
     """
     from pyspark.sql import Observation
