@@ -121,7 +121,8 @@ def test_hostile_strings_are_quoted(tmp_path):
     target.write_text(script, encoding="utf-8")
     result = ruff_check(target)
     assert result.returncode == 0, result.stdout
-    assert 'f"' in script and "{args.run}" in script
+    assert 'f"' in script
+    assert "{args.run}" in script
     assert "{{1}}" in script
 
 

@@ -257,7 +257,7 @@ def test_sql_query_must_read_its_inputs():
     assert "the query reads table 'peeple', which is not an input" in found[0]
 
 
-def test_downstream_of_a_broken_node_is_not_reported_twice():
+def test_broken_node_reported_once():
     broken = node("f", "transform.filter", {"in": "people"}, condition="nope > 1")
     after = node("g", "transform.filter", {"in": "f"}, condition="also_nope > 1")
     assert len(messages(job(people(), broken, after))) == 1
