@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from designer.model import load_job, save_job
+from designer.model import Sampling, load_job, save_job
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "assets" / "jobs" / "taxi_revenue_by_borough.job.json"
@@ -534,3 +534,13 @@ def test_approximate_node_shows_reason(jobs_dir, monkeypatch):
     click_node(at, "revenue_by_borough")
     warnings = [item.value for item in at.warning]
     assert any("Approximate: Revenue by borough: first() depends on row order" in w for w in warnings)
+
+
+def test_source_sampling_switches_to_random(app):
+    click_node(app, "trips")
+    token = app.session_state["job_token"]
+    app.selectbox(key=f"{token}:trips:sampling").set_value("random").run()
+    app.number_input(key=f"{token}:trips:seed").set_value(3).run()
+    assert job(app).sampling_of("trips") == Sampling("random", 3)
+    captions = " ".join(item.value for item in app.caption)
+    assert "Trips: random sample of 1000 rows (seed 3)" in captions

@@ -7,7 +7,7 @@ import logging
 import streamlit as st
 
 from codegen.duckdb_preview import NodePreview
-from designer.model import Job, Node
+from designer.model import SAMPLING_METHODS, Job, Node, Sampling
 from designer.nodes import NODE_TYPES, NodeType
 from designer.schema import Schema
 from designer.ui import forms, graph, state
@@ -17,6 +17,7 @@ from designer.validation import Validation
 logger = logging.getLogger(__name__)
 
 NOT_CONNECTED = "(not connected)"
+SAMPLING_LABELS = {"first": "First rows", "random": "Random sample"}
 PREVIEW_HEIGHT = 300  # pixels, for previews longer than AUTO_HEIGHT_ROWS
 AUTO_HEIGHT_ROWS = 8
 
@@ -183,6 +184,8 @@ def _schema(node: Node, validation: Validation, preview: NodePreview | None) -> 
 
 
 def _preview(job: Job, node: Node, preview: NodePreview | None) -> None:
+    if node.type.startswith("source."):
+        _sampling(job, node)
     if preview is None:
         st.warning(f"No preview for node {node.id!r}; the errors above say why.")
         return
@@ -200,6 +203,30 @@ def _preview(job: Job, node: Node, preview: NodePreview | None) -> None:
     with guard("Showing the preview", node.id):
         height = "auto" if preview.row_count <= AUTO_HEIGHT_ROWS else PREVIEW_HEIGHT
         st.dataframe(preview.table, hide_index=True, height=height, width="stretch")
+
+
+def _sampling(job: Job, node: Node) -> None:
+    """Let the user pick the preview's sample of a source: its first rows or a seeded random sample."""
+    current = job.sampling_of(node.id)
+    left, right = st.columns([2, 1])
+    method = left.selectbox(
+        "Preview sample", SAMPLING_METHODS, index=SAMPLING_METHODS.index(current.method),
+        format_func=lambda name: SAMPLING_LABELS[name], key=forms.widget_key(node, "sampling"),
+        help=f"The preview reads {job.sample_rows} rows of this source. "
+        "The sample size is under Job details.",
+    )
+    seed = right.number_input(
+        "Seed", min_value=0, value=current.seed, step=1, key=forms.widget_key(node, "seed"),
+        disabled=method != "random",
+    )
+    chosen = Sampling(method, int(seed))
+    if chosen == current:
+        return
+    if chosen == Sampling():
+        job.sampling.pop(node.id, None)
+    else:
+        job.sampling[node.id] = chosen
+    st.rerun()
 
 
 # --- check against Spark --------------------------------------------------------------------------
