@@ -26,6 +26,11 @@ st.title("SparkCanvas")
 st.caption(f"Job **{job.name}**{dirty}")
 for level, message in state.pop_notices():
     getattr(st, level)(message)
+for message in state.errors():
+    st.error(message)
+if state.errors() and st.button("Dismiss", key="dismiss_errors"):
+    state.dismiss_errors()
+    st.rerun()
 
 visual_tab, script, job_details, runs = st.tabs(["Visual", "Script", "Job details", "Runs"])
 with visual_tab:

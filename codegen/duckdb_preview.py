@@ -38,6 +38,7 @@ DEFAULT_CACHE_BYTES = 512 * 1024 * 1024
 # A join over a sampled source fetches the other side's matching rows, at most this many
 # times the sample size.
 MATCHED_ROWS_FACTOR = 10
+BLOCKED = "no preview until"
 
 
 @dataclass
@@ -90,6 +91,10 @@ class PreviewEngine:
         call = _PreviewCall(job, validation, self._databases)
         for current in _ancestors_in_order(job, node_id, validation):
             self._node(call, job.node(current))
+        if node_id not in call.results:
+            return NodePreview(
+                node_id, error="no preview: the node is in a cycle or reads from one; remove a connection"
+            )
         return call.results[node_id]
 
     def preview_all(self, job: Job, validation: Validation | None = None) -> dict[str, NodePreview]:
@@ -111,8 +116,7 @@ class PreviewEngine:
         upstream_failed = [up for up in node.inputs.values() if keys.get(up) in (None, "invalid", "failed")]
         if upstream_failed or node.id not in validation.schemas:
             keys[node.id] = "failed"
-            names = ", ".join(upstream_failed) or "an input"
-            return NodePreview(node.id, error=f"no preview until {names} is fixed")
+            return NodePreview(node.id, error=_blocked_by(call, upstream_failed))
 
         key = _cache_key(job, node, keys)
         keys[node.id] = key
@@ -168,6 +172,19 @@ class PreviewEngine:
     def close(self) -> None:
         """Close the DuckDB databases the engine keeps open; the next preview opens new ones."""
         self._databases.close()
+
+
+def _blocked_by(call: _PreviewCall, upstream_failed: list[str]) -> str:
+    """Explain why a node has no preview, naming the upstream node that failed and its error."""
+    for upstream in upstream_failed:
+        result = call.results.get(upstream)
+        if result is None or result.error is None:
+            continue
+        if result.error.startswith(BLOCKED):
+            return result.error
+        return f"{BLOCKED} {upstream} is fixed: {result.error}"
+    names = ", ".join(upstream_failed) or "an input"
+    return f"{BLOCKED} {names} is fixed"
 
 
 def _ancestors_in_order(job: Job, node_id: str, validation: Validation) -> list[str]:

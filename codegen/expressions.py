@@ -3,6 +3,7 @@ with Spark 4's semantics (ANSI mode on) where sqlglot's DuckDB output differs.""
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import sqlglot
@@ -71,10 +72,21 @@ def _parse_checked(text: str, kind: str) -> exp.Expression:
         if kind == "expression" and first.get("line") == 1 and column is not None:
             column -= len("SELECT ")
         where = f" at line {first.get('line')}, column {column}" if first else ""
-        description = first.get("description", str(error))
+        description = _readable_parse_error(first.get("description", str(error)), first.get("highlight"))
         raise ExpressionError(f"syntax error{where}: {description}") from None
-    except TokenError as error:
-        raise ExpressionError(f"syntax error: {error}") from None
+    except TokenError:
+        raise ExpressionError(
+            "syntax error: the text has an unclosed quote or comment, or a character Spark SQL "
+            "does not accept"
+        ) from None
+
+
+def _readable_parse_error(description: str, near: str | None) -> str:
+    """Turn sqlglot's description of a parse error into words that name no parser class."""
+    if description.startswith("Required keyword"):
+        return f"the expression is incomplete after {near!r}" if near else "the expression is incomplete"
+    description = re.sub(r"\s*(for|of)? ?<class '[^']+'>", "", description)
+    return f"{description} near {near!r}" if near else description
 
 
 def referenced_columns(tree: exp.Expression) -> list[str]:

@@ -361,7 +361,13 @@ def command_export(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(text)
     else:
-        write_text_atomic(Path(args.output), text)
+        output = Path(args.output)
+        if output.name.endswith(".job.json"):
+            raise SparkCanvasError(
+                f"-o {args.output} names a job file, which the export would overwrite; "
+                "choose a .py or .ipynb path"
+            )
+        write_text_atomic(output, text)
         print(f"wrote {args.output}", file=sys.stderr)
     return 0
 

@@ -54,7 +54,8 @@ class JobValidationError(SparkCanvasError):
     def __init__(self, problems: list[Problem]):
         self.problems = problems
         lines = "\n".join(f"  - {problem}" for problem in problems)
-        super().__init__(f"the job has {len(problems)} problem(s):\n{lines}")
+        noun = "problem" if len(problems) == 1 else "problems"
+        super().__init__(f"the job has {len(problems)} {noun}:\n{lines}")
 
 
 def did_you_mean(name: str, candidates: list[str]) -> str:

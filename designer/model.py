@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import errno
 import json
 import os
 import re
@@ -278,12 +279,22 @@ def _describe_schema_error(error: jsonschema.ValidationError) -> str:
     return f"at {path}: {error.message}"
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 def load_job(path: str | os.PathLike) -> Job:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise JobFormatError(f"job file not found: {path}") from None
+    except UnicodeDecodeError as exc:
+        raise JobFormatError(
+            f"{path}: not UTF-8 text (byte {exc.start}); save the job file as UTF-8"
+        ) from None
     except OSError as exc:
         raise JobFormatError(f"cannot read job file {path}: {exc.strerror}") from exc
     try:
@@ -301,9 +312,17 @@ def save_job(job: Job, path: str | os.PathLike) -> None:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
+    """Write a text file through a temporary file and a rename, with the usual permissions.
+
+    Raises OSError for a path that exists and is not a regular file, such as a folder or a
+    device, which a rename would replace.
+    """
+    if path.exists() and not path.is_file():
+        raise OSError(errno.EEXIST, "not a regular file; choose a file path", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(temporary, 0o666 & ~_umask())
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
             stream.write(text)
             stream.flush()

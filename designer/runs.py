@@ -243,10 +243,19 @@ def exception_line(log: str) -> str | None:
     starts = [index for index, line in enumerate(lines) if line.startswith(TRACEBACK_START)]
     if not starts:
         return None
-    for line in lines[starts[-1] + 1:]:
+    following = lines[starts[-1] + 1:]
+    for position, line in enumerate(following):
         if line.strip() and not line[0].isspace():
-            return _short_exception(line.strip())
+            return _short_exception(line.strip()) + _java_cause(following[position + 1:])
     return None
+
+
+def _java_cause(lines: list[str]) -> str:
+    """Return the Java exception below a Py4JJavaError line, such as `: SparkException: ...`."""
+    for line in lines[:5]:
+        if line.startswith(": "):
+            return f" ({_short_exception(line[2:].strip())})"
+    return ""
 
 
 def _short_exception(line: str) -> str:

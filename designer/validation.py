@@ -216,7 +216,20 @@ def _topological_order(job: Job, by_id: dict[str, Node], result: Validation) -> 
                 "inputs",
             )
         )
-        return []
+        return _order_outside_cycles(job)
+
+
+def _order_outside_cycles(job: Job) -> list[str]:
+    """Return, in topological order, the nodes that neither sit in a cycle nor read from one."""
+    pending = {node.id: {up for up in node.inputs.values() if job.has_node(up)} for node in job.nodes}
+    order: list[str] = []
+    while True:
+        ready = sorted(node_id for node_id, upstream in pending.items() if upstream <= set(order))
+        if not ready:
+            return order
+        order.extend(ready)
+        for node_id in ready:
+            del pending[node_id]
 
 
 def _propagate_schemas(job: Job, order: list[str], by_id: dict[str, Node], result: Validation) -> None:

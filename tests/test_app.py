@@ -409,9 +409,30 @@ def test_save_rejects_path_in_file_name(app, jobs_dir):
     assert not (jobs_dir.parent / "escape.job.json").exists()
 
 
+def test_save_asks_before_replacing_another_job(app, jobs_dir):
+    other = jobs_dir / "other.job.json"
+    other.write_text("keep me", encoding="utf-8")
+    app.text_input(key=f"save_name:{app.session_state['job_token']}").set_value("other.job.json").run()
+    app.button(key="save_job").click().run()
+    assert other.read_text(encoding="utf-8") == "keep me"
+    assert any("already holds another job" in item.value for item in app.warning)
+    app.button(key="confirm_overwrite").click().run()
+    assert load_job(other).name == "taxi_revenue_by_borough"
+
+
+def test_open_error_stays_until_dismissed(app, jobs_dir):
+    (jobs_dir / "broken.job.json").write_text("{not json", encoding="utf-8")
+    app.run()
+    app.selectbox(key="open_choice").set_value("broken.job.json").run()
+    app.button(key="open_job").click().run()
+    app.run()
+    app.run()
+    assert any("Could not open" in message for message in errors(app))
+    app.button(key="dismiss_errors").click().run()
+    assert not any("Could not open" in message for message in errors(app))
+
+
 def test_script_tab_shows_code(app):
-    if importlib.util.find_spec("codegen.pyspark") is None:
-        pytest.skip("codegen/pyspark.py, the PySpark emitter, is not in the repository yet")
     code = "\n".join(block.value for block in app.code)
     assert "pyspark" in code
     assert "trips_with_zones" in code

@@ -369,3 +369,13 @@ def test_json_value_conversions(value, expected):
 )
 def test_table_cell_text(value, expected):
     assert cli.table_cell(value) == expected
+
+
+def test_export_refuses_to_overwrite_a_job_file(capsys, tmp_path):
+    copy = tmp_path / "copy.job.json"
+    copy.write_text(EXAMPLE_JOB.read_text(encoding="utf-8"), encoding="utf-8")
+    before = copy.read_text(encoding="utf-8")
+    status, out, err = call(capsys, "export", copy, "-o", copy)
+    assert status == 1
+    assert "names a job file" in err
+    assert copy.read_text(encoding="utf-8") == before

@@ -261,3 +261,26 @@ def test_broken_node_reported_once():
     broken = node("f", "transform.filter", {"in": "people"}, condition="nope > 1")
     after = node("g", "transform.filter", {"in": "f"}, condition="also_nope > 1")
     assert len(messages(job(people(), broken, after))) == 1
+
+
+def test_non_utf8_job_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "latin1.job.json"
+    path.write_bytes('{"format": "sparkcanvas.job/1", "name": "caf\u00e9", "nodes": []}'.encode("latin-1"))
+    with pytest.raises(JobFormatError, match="not UTF-8 text"):
+        load_job(path)
+
+
+def test_saved_job_has_the_usual_permissions(tmp_path):
+    target = tmp_path / "job.job.json"
+    save_job(load_job(EXAMPLES[0]), target)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_save_rejects_a_path_that_is_a_folder(tmp_path):
+    folder = tmp_path / "folder.job.json"
+    folder.mkdir()
+    with pytest.raises(OSError, match="not a regular file"):
+        save_job(load_job(EXAMPLES[0]), folder)
+    assert folder.is_dir()

@@ -107,7 +107,7 @@ def test_downstream_of_failed_node_says_which_to_fix(tmp_path):
         node("f", "transform.filter", {"in": "gone"}, condition="a > 1"),
     )
     preview = PreviewEngine().preview(the_job, "f")
-    assert preview.error == "no preview until gone is fixed"
+    assert preview.error.startswith("no preview until gone is fixed: no file matches path")
 
 
 def test_invalid_node_shows_its_problem():
@@ -250,3 +250,14 @@ def test_java_only_regex_is_approximate():
     preview = PreviewEngine().preview(the_job, "d")
     assert len(preview.approximations) == 1
     assert preview.approximations[0].startswith("D: ")
+
+
+def test_cycle_leaves_sources_previewable():
+    the_job = job(
+        people(),
+        node("a", "transform.filter", {"in": "b"}, condition="true"),
+        node("b", "transform.filter", {"in": "a"}, condition="true"),
+    )
+    engine = PreviewEngine()
+    assert engine.preview(the_job, "people").ok
+    assert engine.preview(the_job, "b").error is not None

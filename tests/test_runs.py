@@ -370,3 +370,18 @@ def test_read_log_tail_lines(home, job, fake_submit):
         "INFO sparkcanvas.job: Running node write_revenue",
         "INFO sparkcanvas.job: Node write_revenue wrote 5 rows to /tmp/out dir",
     ]
+
+
+def test_failure_before_any_node_shows_java_cause():
+    log = (
+        "Traceback (most recent call last):\n"
+        '  File "script.py", line 80, in main\n'
+        "py4j.protocol.Py4JJavaError: An error occurred while calling "
+        "None.org.apache.spark.api.java.JavaSparkContext.\n"
+        ": org.apache.spark.SparkException: Asked to run locally with 0 threads\n"
+        "\tat org.apache.spark.SparkContext$.createTaskScheduler(SparkContext.scala:3300)\n"
+    )
+    job = load_job(EXAMPLE_JOB)
+    error = runs.describe_failure(job, log, 1)
+    assert error.startswith("the run failed before any node started: Py4JJavaError")
+    assert error.endswith("(SparkException: Asked to run locally with 0 threads)")

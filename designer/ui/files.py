@@ -15,6 +15,7 @@ logger = logging.getLogger(__name__)
 
 OPEN_CHOICE = "open_choice"
 SAVE_NAME = "save_name"
+OVERWRITE = "overwrite_target"
 
 
 def render() -> None:
@@ -42,10 +43,35 @@ def _save() -> None:
     )
     if st.button("Save", key="save_job", type="primary", width="stretch"):
         target = _target(name)
+        if target is not None and target.exists() and target != state.job_path():
+            st.session_state[OVERWRITE] = str(target)
+            st.rerun()
         if target is not None:
-            with guard("Saving the job", value=str(target)):
-                state.save(target)
-                st.toast(f"Saved {target}")
+            _write(target)
+    _confirm_overwrite()
+
+
+def _write(target: Path) -> None:
+    with guard("Saving the job", value=str(target)):
+        state.save(target)
+        st.toast(f"Saved {target}")
+
+
+def _confirm_overwrite() -> None:
+    """Ask before a save replaces another job's file."""
+    pending = st.session_state.get(OVERWRITE)
+    if not pending:
+        return
+    target = Path(pending)
+    st.warning(f"{target.name} already holds another job. Replace it with {state.job().name!r}?")
+    replace, cancel = st.columns(2)
+    if replace.button("Replace", key="confirm_overwrite", type="primary"):
+        st.session_state[OVERWRITE] = None
+        _write(target)
+        st.rerun()
+    if cancel.button("Cancel", key="cancel_overwrite"):
+        st.session_state[OVERWRITE] = None
+        st.rerun()
 
 
 def _target(name: str) -> Path | None:

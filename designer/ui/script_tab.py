@@ -33,6 +33,8 @@ def render(job: Job, validation: Validation) -> None:
 
 
 def _problems(validation: Validation) -> None:
-    st.error(f"The job has {len(validation.problems)} problem(s); fix them to generate the script.")
+    count = len(validation.problems)
+    noun = "problem" if count == 1 else "problems"
+    st.error(f"The job has {count} {noun}; fix them to generate the script.")
     for problem in validation.problems:
         st.markdown(f"- {problem}")

@@ -32,6 +32,7 @@ JOB_TOKEN = "job_token"
 ENGINE = "preview_engine"
 SELECTED = "selected_node"
 NOTICES = "notices"
+ERRORS = "persistent_errors"
 PENDING = "pending_action"
 
 
@@ -131,6 +132,21 @@ def notify(level: str, message: str) -> None:
 
 
 def pop_notices() -> list[tuple[str, str]]:
+    """Return the queued info and warning messages once; errors stay until dismissed.
+
+    The canvas reruns the page as it loads, so a message shown for one run only would vanish
+    before the user could read it.
+    """
     notices = list(st.session_state[NOTICES])
     st.session_state[NOTICES].clear()
-    return notices
+    errors = st.session_state.setdefault(ERRORS, [])
+    errors.extend(message for level, message in notices if level == "error" and message not in errors)
+    return [(level, message) for level, message in notices if level != "error"]
+
+
+def errors() -> list[str]:
+    return st.session_state.setdefault(ERRORS, [])
+
+
+def dismiss_errors() -> None:
+    st.session_state[ERRORS] = []
