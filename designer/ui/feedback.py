@@ -55,4 +55,6 @@ def guard(
 def _message(action: str, node_id, parameter, value, error: Exception) -> str:
     where = describe(node_id, parameter, value)
     prefix = f"{action} failed" + (f" ({where})" if where else "")
+    if isinstance(error, SparkCanvasError):
+        return f"{prefix}: {error}"
     return f"{prefix}: {type(error).__name__}: {error}"

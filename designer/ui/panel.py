@@ -194,7 +194,8 @@ def _preview(job: Job, node: Node, preview: NodePreview | None) -> None:
         _spark_check(job, node)
         return
     timing = "cached" if preview.cached else f"{preview.seconds * 1000:.0f} ms"
-    st.caption(f"{preview.row_count} rows · {timing}")
+    rows = "1 row" if preview.row_count == 1 else f"{preview.row_count} rows"
+    st.caption(f"{rows} · {timing}")
     for note in preview.notes:
         st.caption(f"ℹ {note}")
     for reason in preview.approximations:
