@@ -284,3 +284,11 @@ def test_save_rejects_a_path_that_is_a_folder(tmp_path):
     with pytest.raises(OSError, match="not a regular file"):
         save_job(load_job(EXAMPLES[0]), folder)
     assert folder.is_dir()
+
+
+def test_case_colliding_source_columns_need_a_rename():
+    source = people()
+    source.params["columns"] = [{"name": "a", "type": "int"}, {"name": "A", "type": "int"}]
+    found = messages(job(source))
+    assert len(found) == 1
+    assert "column 'A' appears twice (Spark compares names case-insensitively" in found[0]

@@ -385,3 +385,23 @@ def test_failure_before_any_node_shows_java_cause():
     error = runs.describe_failure(job, log, 1)
     assert error.startswith("the run failed before any node started: Py4JJavaError")
     assert error.endswith("(SparkException: Asked to run locally with 0 threads)")
+
+
+@pytest.mark.spark
+def test_sales_run_writes_partitioned_csv_and_json(home, tmp_path):
+    sales_path = EXAMPLE_JOB.parent / "sales_by_category.job.json"
+    sales = load_job(sales_path)
+
+    record = runs.run_job(sales, sales_path, master="local[2]", params={"output_root": str(tmp_path)})
+
+    assert record.status == runs.SUCCEEDED, record.error
+    written = {target["node_id"]: target["rows"] for target in record.targets}
+    assert written == {"write_monthly": 76, "write_totals": 4}
+    partitions = sorted(path.name for path in (tmp_path / "monthly").glob("category=*"))
+    assert partitions == ["category=drink", "category=grocery", "category=kitchen", "category=office"]
+    assert list((tmp_path / "monthly" / "category=drink").glob("*.csv.gz"))
+    totals = duckdb.sql(f"SELECT sum(orders) FROM read_json('{tmp_path}/category_totals/*.json')").fetchall()
+    monthly = duckdb.sql(
+        f"SELECT sum(orders) FROM read_csv('{tmp_path}/monthly/*/*.csv.gz', hive_partitioning = true)"
+    ).fetchall()
+    assert totals == monthly
