@@ -682,7 +682,7 @@ def ordered_distinct(node: exp.ArrayDistinct, schema: Schema) -> exp.Expression:
 
 
 def three_valued_contains(node: exp.ArrayContains, schema: Schema) -> exp.Expression:
-    """Spark's array_contains gives NULL, not false, when the value is absent and the array holds a NULL."""
+    """Spark's array_contains gives NULL, not false, for an absent value in an array with a NULL."""
     return template(
         "CASE WHEN _a IS NULL OR _v IS NULL THEN NULL WHEN list_contains(_a, _v) THEN true "
         "WHEN len(list_filter(_a, lambda e: e IS NULL)) > 0 THEN NULL ELSE false END",

@@ -46,7 +46,7 @@ class SparkCheck:
     seconds: float = 0.0
 
     def summary(self) -> str:
-        """Return one line that tells whether the engines agree, and how they differ."""
+        """Return a one-line summary: whether the engines agree, and how they differ."""
         if self.preview_error and self.spark_error:
             return (
                 f"both engines fail: the preview with {self.preview_error!r}, Spark with {self.spark_error!r}"

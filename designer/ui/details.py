@@ -88,7 +88,7 @@ def _preview_limits(job: Job) -> None:
     seconds = st.number_input(
         "Preview time limit (seconds)", min_value=0.1, max_value=MAX_TIME_LIMIT_SECONDS,
         value=float(job.time_limit_seconds), step=1.0, key=_key("time_limit"),
-        help="A preview that runs longer is cancelled, and its node says so.",
+        help="A preview that runs longer is cancelled, with a message on its node.",
     )
     if float(seconds) != job.time_limit_seconds:
         job.time_limit_seconds = float(seconds)
