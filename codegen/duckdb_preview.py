@@ -27,7 +27,7 @@ from codegen.quoting import spark_identifier, sql_identifier, sql_literal, subst
 from codegen.types import duckdb_type
 from designer.errors import PreviewError
 from designer.model import Job, Node
-from designer.nodes import NODE_TYPES, join_output_columns
+from designer.nodes import NODE_TYPES, join_output_columns, kept_mappings
 from designer.schema import Schema, find_column
 from designer.validation import Validation, validate
 
@@ -440,14 +440,9 @@ def _lower_source_file(node: Node, inputs, call: _PreviewCall, preview: NodePrev
 def _lower_change_schema(node: Node, inputs, call: _PreviewCall, preview: NodePreview) -> pa.Table:
     schema = inputs["in"].schema
     selections = []
-    for item in node.params["mappings"]:
-        if item.get("drop"):
-            continue
-        column = find_column(schema, item["source"])
-        target = item.get("target") or column.name
-        target_type = item.get("type") or column.type
-        spark_sql = f"CAST({spark_identifier(column.name)} AS {target_type})"
-        selections.append(f"{expression_to_duckdb(spark_sql, schema)} AS {sql_identifier(target)}")
+    for column, target in kept_mappings(node.params["mappings"], schema):
+        spark_sql = f"CAST({spark_identifier(column.name)} AS {target.type})"
+        selections.append(f"{expression_to_duckdb(spark_sql, schema)} AS {sql_identifier(target.name)}")
     return _run(call, f"SELECT {', '.join(selections)} FROM in_in", inputs)
 
 

@@ -19,7 +19,7 @@ from codegen.quoting import (
     spark_identifier,
 )
 from designer.model import Job, Node
-from designer.nodes import NODE_TYPES, join_output_columns
+from designer.nodes import NODE_TYPES, join_output_columns, kept_mappings
 from designer.schema import Schema, find_column
 from designer.validation import Validation, validate
 
@@ -223,17 +223,12 @@ class _Emitter:
         source = self.input_variable(node, "in")
         schema = self.schema_of(node.inputs["in"])
         lines = [f"{variable} = {source}.select("]
-        for item in node.params["mappings"]:
-            if item.get("drop"):
-                continue
-            column = find_column(schema, item["source"])
-            target = item.get("target") or column.name
-            target_type = item.get("type") or column.type
+        for column, target in kept_mappings(node.params["mappings"], schema):
             expression = f"F.col({py_column(column.name)})"
-            if target_type != column.type:
-                expression += f".cast({py_str(target_type)})"
-            if target != column.name:
-                expression += f".alias({py_str(target)})"
+            if target.type != column.type:
+                expression += f".cast({py_str(target.type)})"
+            if target.name != column.name:
+                expression += f".alias({py_str(target.name)})"
             lines.append(f"    {expression},")
         lines.append(")")
         return lines
@@ -255,6 +250,7 @@ class _Emitter:
         left_schema = self.schema_of(node.inputs["left"])
         right_schema = self.schema_of(node.inputs["right"])
         prefix = node.params.get("right_prefix", "right_")
+
         lines: list[str] = []
         _, right_columns = join_output_columns(left_schema, right_schema, join_type, prefix)
         renames = {column.name: name for column, name in right_columns if column.name != name}
@@ -266,12 +262,14 @@ class _Emitter:
             lines += [f"        {py_str(old)}: {py_str(new)}," for old, new in renames.items()]
             lines += ["    }", ")"]
             right = renamed
+
         conditions = []
         for pair in node.params["keys"]:
             left_name = find_column(left_schema, pair["left"]).name
             right_name = find_column(right_schema, pair["right"]).name
             right_name = renames.get(right_name, right_name)
             conditions.append(f"({left}[{py_column(left_name)}] == {right}[{py_column(right_name)}])")
+
         lines.append(f"{variable} = {left}.join(")
         lines.append(f"    {right},")
         if len(conditions) == 1:
@@ -315,6 +313,7 @@ class _Emitter:
         params = {**NODE_TYPES[node.type].initial_params(), **node.params}
         path = self.template(params["path"])
         mode = params["mode"]
+
         writer = [f"    {source if mode == 'ignore' else variable}.write.format({py_str(params['format'])})"]
         writer.append(f"    .mode({py_str(mode)})")
         if params["partition_by"]:
@@ -325,6 +324,7 @@ class _Emitter:
         if params["format"] == "csv":
             writer.append('    .option("header", True)')
         writer.append(f"    .save({path})")
+
         if mode == "ignore":
             # Nothing runs when the target exists, so there is no row count to observe.
             return [

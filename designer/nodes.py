@@ -158,11 +158,15 @@ def _source_file_schema(node, inputs: dict[str, Schema]) -> Schema:
     return schema
 
 
-def _change_schema_schema(node, inputs: dict[str, Schema]) -> Schema:
-    source = inputs["in"]
-    output: Schema = []
-    for item in node.params.get("mappings") or []:
-        column = _require_column(source, str(item.get("source", "")), "mappings")
+def kept_mappings(mappings: list[dict], schema: Schema) -> list[tuple[Column, Column]]:
+    """Return (input column, output column) for each column a Change Schema node keeps.
+
+    Raises NodeError for an unknown source column or type. The output name and type default
+    to the input's.
+    """
+    kept = []
+    for item in mappings:
+        column = _require_column(schema, str(item.get("source", "")), "mappings")
         if item.get("drop"):
             continue
         target = str(item.get("target") or column.name)
@@ -170,7 +174,12 @@ def _change_schema_schema(node, inputs: dict[str, Schema]) -> Schema:
             target_type = normalize_type(str(item.get("type") or column.type))
         except ValueError as error:
             raise NodeError("mappings", f"column {column.name!r}: {error}") from None
-        output.append(Column(target, target_type))
+        kept.append((column, Column(target, target_type)))
+    return kept
+
+
+def _change_schema_schema(node, inputs: dict[str, Schema]) -> Schema:
+    output = [target for _, target in kept_mappings(node.params.get("mappings") or [], inputs["in"])]
     if not output:
         raise NodeError("mappings", "every column is dropped; keep at least one column")
     _check_unique_names(column_names(output), "mappings")

@@ -75,29 +75,36 @@ def shared_session():
         return _session
 
 
-def _start_session():
+def start_local_session(app_name: str, master: str = "local[*]", time_zone: str = "UTC"):
+    """Start a local Spark session bound to 127.0.0.1, with no UI and the given time zone."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    try:
-        from pyspark.sql import SparkSession
+    from pyspark.sql import SparkSession
 
-        started = time.perf_counter()
-        session = (
-            SparkSession.builder.master("local[*]")
-            .appName("sparkcanvas-check")
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.driver.host", "127.0.0.1")
-            .config("spark.driver.bindAddress", "127.0.0.1")
-            .config("spark.sql.shuffle.partitions", "4")
-            .getOrCreate()
-        )
+    session = (
+        SparkSession.builder.master(master)
+        .appName(app_name)
+        .config("spark.sql.session.timeZone", time_zone)
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.sql.shuffle.partitions", "4")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def _start_session():
+    started = time.perf_counter()
+    try:
+        session = start_local_session("sparkcanvas-check")
     except Exception as error:  # noqa: BLE001 - Java missing, port taken, and more
         raise SparkCanvasError(
             f"cannot start local Spark: {error}; check that Java 17 or newer is installed"
         ) from error
-    session.sparkContext.setLogLevel("ERROR")
     logger.info("started local Spark for checks in %.1f s", time.perf_counter() - started)
     return session
 

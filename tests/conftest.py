@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -42,22 +41,9 @@ def _project_root_as_working_folder():
 @pytest.fixture(scope="session")
 def spark():
     """Start one local Spark session for the whole test run."""
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    from pyspark.sql import SparkSession
+    from designer.spark_check import start_local_session
 
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("sparkcanvas-tests")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.ui.enabled", "false")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.driver.host", "127.0.0.1")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
+    session = start_local_session("sparkcanvas-tests", master="local[2]")
     yield session
     session.stop()
 
