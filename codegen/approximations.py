@@ -29,7 +29,7 @@ def approximation_reasons(tree: exp.Expression, schema: Schema | None = None) ->
     """Return one reason per construct in an expression or query that the preview cannot match.
 
     With the input schema, reasons that depend on a column's type (decimal division and
-    averages) are found too; a query's columns can be passed as one list.
+    averages) are found too. For a query, pass the columns of all its inputs as one list.
     """
     reasons: list[str] = []
     for node in tree.walk():

@@ -4,9 +4,10 @@ each, run it on the preview or on Spark, and bring the rows to a JSON form both 
 A case names its input tables under `tables` (alias -> table). An inline table has
 `columns` (pairs of name and Spark type) and `rows`; it is written to a Parquet file with
 that schema. A file table has `path` (relative to the project root) or `generate` (the name
-of a generator in GENERATED_FILES), a `format`, `columns` and reader `options`. Then one of:
-`expression` (a derived column named `result`), `filter`, `query` (a transform.sql node over
-the aliases) or `job` (nodes as in a job file); with none, the case checks the source itself.
+of a generator in GENERATED_FILES), a `format`, `columns` and reader `options`. A case then
+has at most one of `expression` (a derived column named `result`), `filter`, `query` (a
+transform.sql node over the aliases) or `job` (nodes as in a job file). A case with none of
+them checks the source itself.
 """
 
 from __future__ import annotations
