@@ -6,42 +6,18 @@ import logging
 
 import streamlit as st
 
-from designer.model import job_to_json
-from designer.ui import details, files, palette, runs_tab, script_tab, state, visual
-
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 st.set_page_config(page_title="SparkCanvas", page_icon="✨", layout="wide")
-state.initialize()
-job = state.job()
-before = job_to_json(job)
 
-with st.sidebar:
-    files.render()
-    st.divider()
-    palette.render(job)
-
-dirty = " · unsaved changes" if state.is_dirty() else ""
-st.title("SparkCanvas")
-st.caption(f"Job **{job.name}**{dirty}")
-for level, message in state.pop_notices():
-    getattr(st, level)(message)
-for message in state.errors():
-    st.error(message)
-if state.errors() and st.button("Dismiss", key="dismiss_errors"):
-    state.dismiss_errors()
-    st.rerun()
-
-visual_tab, script, job_details, runs = st.tabs(["Visual", "Script", "Job details", "Runs"])
-with visual_tab:
-    visual.render(job)
-with script:
-    script_tab.render(job, visual.check(job))
-with job_details:
-    details.render(job)
-with runs:
-    runs_tab.render(job)
-
-# The panels and tabs run after the canvas, so an edit made there needs one more run to show.
-if job_to_json(job) != before:
-    st.rerun()
+# Each page is a script of its own. Session state, and with it the open job, is shared by all pages.
+PAGES = [
+    st.Page(
+        "designer/ui/pages/job_designer.py",
+        title="Job designer",
+        icon=":material/account_tree:",
+        default=True,
+    ),
+    st.Page("designer/ui/pages/data_catalog.py", title="Data Catalog", icon=":material/dataset:"),
+]
+st.navigation(PAGES).run()

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa
 
+from codegen import duckdb_preview_catalog, duckdb_preview_jdbc
 from codegen.approximations import approximation_reasons
 from codegen.expressions import expression_to_duckdb, parse_expression, parse_query, to_duckdb
 from codegen.quoting import spark_identifier, sql_identifier, sql_literal, substitute_parameters
@@ -214,6 +215,8 @@ def _cache_key(job: Job, node: Node, keys: dict[str, str]) -> str:
         material["path"] = path
         material["files"] = _file_stamps(path)
         material["sampling"] = job.sampling_of(node.id).__dict__
+    if node.type in duckdb_preview_catalog.CATALOG_NODE_TYPES:
+        material["catalog"] = duckdb_preview_catalog.cache_material(node)
     text = json.dumps(material, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -610,4 +613,9 @@ LOWERINGS = {
     "transform.aggregate": _lower_aggregate,
     "transform.sql": _lower_sql,
     "target.file": _lower_target_file,
+    "source.catalog": duckdb_preview_catalog.lower_source_catalog,
+    "transform.lookup": duckdb_preview_catalog.lower_lookup,
+    "target.catalog": duckdb_preview_catalog.lower_target_catalog,
+    "source.jdbc": duckdb_preview_jdbc.lower_source_jdbc,
+    "target.jdbc": duckdb_preview_jdbc.lower_target_jdbc,
 }

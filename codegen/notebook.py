@@ -8,8 +8,10 @@ from collections.abc import Callable
 
 import nbformat
 
+from codegen import pyspark_jdbc
 from codegen.pyspark import emit_script, node_blocks
 from codegen.quoting import py_str
+from codegen.safe_write import HELPER_NAMES
 from designer.errors import SparkCanvasError
 from designer.model import Job
 from designer.nodes import NODE_TYPES
@@ -59,13 +61,18 @@ def _notebook_title(job: Job) -> str:
 
 
 def _module_setup(source: str, script: ast.Module) -> str:
-    """Return the script's imports and module-level assignments, without its docstring."""
+    """Return the script's imports, module-level assignments and helper functions, without its docstring."""
     statements = [
         _statement_text(source, statement)
         for statement in script.body
-        if isinstance(statement, ast.Import | ast.ImportFrom | ast.Assign)
+        if isinstance(statement, ast.Import | ast.ImportFrom | ast.Assign) or _is_helper(statement)
     ]
     return "\n".join(statements)
+
+
+def _is_helper(statement: ast.stmt) -> bool:
+    helpers = HELPER_NAMES | pyspark_jdbc.HELPER_NAMES
+    return isinstance(statement, ast.FunctionDef) and statement.name in helpers
 
 
 def _session_setup(job: Job, source: str, script: ast.Module) -> str:

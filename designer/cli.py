@@ -19,6 +19,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from designer.cli_catalog import add_catalog_commands
+from designer.cli_connections import add_connection_commands
 from designer.errors import JobValidationError, PreviewError, SparkCanvasError, did_you_mean
 from designer.model import Job, load_job, write_text_atomic
 from designer.validation import validate
@@ -45,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_preview(commands)
     _add_export(commands)
     _add_run(commands)
+    _add_runs(commands)
+    add_connection_commands(commands, _port)
+    add_catalog_commands(commands)
+    _add_scheduler(commands)
     return parser
 
 
@@ -124,15 +130,17 @@ def _add_run(commands) -> None:
         "run",
         help="run the job with spark-submit and record the run",
         description="Run the job's PySpark script with spark-submit, streaming its log to "
-        "stderr. Prints a one-line summary on stdout. The run is recorded under "
-        "$SPARKCANVAS_HOME/runs (default ~/.sparkcanvas/runs).",
+        "stderr. Prints a one-line summary on stdout. The run is recorded in the run store "
+        "(`sparkcanvas runs` lists it), its script and log under $SPARKCANVAS_HOME/runs "
+        "(default ~/.sparkcanvas/runs). The job's `run` settings set its timeout, retries and "
+        "concurrency; Ctrl+C cancels it.",
     )
     run.add_argument("job", metavar="JOB", help="path of a *.job.json file")
     run.add_argument(
         "--master",
-        default="local[*]",
         metavar="URL",
-        help="Spark master URL: local[*], local[N], spark://HOST:PORT, yarn or k8s://URL (default local[*])",
+        help="Spark master URL: local, local[N], local[*], spark://HOST:PORT, yarn or "
+        "k8s://https://HOST:PORT (default: the job's run.master, else local[*])",
     )
     run.add_argument(
         "--param",
@@ -142,8 +150,123 @@ def _add_run(commands) -> None:
         metavar="NAME=VALUE",
         help="set a job parameter for this run; repeat for several",
     )
+    run.add_argument(
+        "--conf",
+        action="append",
+        type=_spark_setting,
+        default=[],
+        metavar="KEY=VALUE",
+        help="pass a Spark setting to spark-submit, such as spark.sql.catalogImplementation=hive; "
+        "repeat for several; adds to or overrides the job's run.spark_conf",
+    )
     run.add_argument("-q", "--quiet", action="store_true", help="do not stream the Spark log")
+    run.add_argument(
+        "--timeout",
+        type=_non_negative_number,
+        metavar="MINUTES",
+        help="stop each attempt after this many minutes, 0 for no limit "
+        "(default: the job's run.timeout_minutes)",
+    )
+    run.add_argument(
+        "--retries",
+        type=_non_negative_int,
+        metavar="N",
+        help="run a failed attempt again up to N times (default: the job's run.retries)",
+    )
     run.set_defaults(handler=command_run)
+
+
+def _add_runs(commands) -> None:
+    runs = commands.add_parser(
+        "runs",
+        help="list recorded runs, show one, or cancel one",
+        description="List the runs in the run store, newest first. `runs show RUN_ID` prints a run "
+        "and its log; `runs cancel RUN_ID` stops a queued or running run, whichever process started it. "
+        "A unique start of a run id is enough.",
+    )
+    runs.add_argument("--job", metavar="NAME", help="only the runs of this job")
+    runs.add_argument(
+        "--format", choices=("table", "json"), default="table", help="output format (default table)"
+    )
+    runs.add_argument("--limit", type=_positive_int, metavar="N", help="at most N runs (default: all)")
+
+    actions = runs.add_subparsers(dest="runs_action", metavar="ACTION")
+    show = actions.add_parser("show", help="print a run's record, its attempts and its log")
+    show.add_argument("run_id", metavar="RUN_ID")
+    show.add_argument("--lines", type=_non_negative_int, metavar="N", help="only the log's last N lines")
+    show.add_argument(
+        "--format", dest="show_format", choices=("text", "json"), default="text",
+        help="output format (default text)",
+    )
+
+    cancel = actions.add_parser("cancel", help="cancel a queued or running run")
+    cancel.add_argument("run_id", metavar="RUN_ID")
+    cancel.add_argument(
+        "--wait",
+        type=_non_negative_number,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long to wait for the run to record its end (default 30)",
+    )
+
+    runs.set_defaults(handler=command_runs)
+
+
+def _non_negative_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}: use a number such as 1.5") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}: use 0 or more")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid whole number {text!r}: use 0, 1, 2 ...") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"invalid whole number {text!r}: use 0 or more")
+    return value
+
+
+def _add_scheduler(commands) -> None:
+    scheduler = commands.add_parser(
+        "scheduler",
+        help="start jobs on their schedules and triggers until stopped",
+        description="Load every *.job.json in the folders, reloading changed files, and run each job "
+        "when its cron schedule is due or when the runs its triggers watch end. Logs each start and "
+        "each missed or skipped run to stderr. Stop it with Ctrl+C or SIGTERM, which cancels the "
+        "runs it started.",
+    )
+    scheduler.add_argument(
+        "--jobs",
+        action="append",
+        metavar="DIR",
+        help="folder of *.job.json files; repeat for several "
+        "(default: $SPARKCANVAS_JOBS_DIR, else assets/jobs)",
+    )
+    scheduler.add_argument(
+        "--poll",
+        type=_positive_seconds,
+        default=10.0,
+        metavar="SECONDS",
+        help="seconds between rereads of the job files and checks for ended runs (default 10)",
+    )
+    scheduler.set_defaults(handler=command_scheduler)
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        message = f"invalid number of seconds {text!r}: use a number such as 10"
+        raise argparse.ArgumentTypeError(message) from None
+    if not math.isfinite(value) or value < 0.5:
+        raise argparse.ArgumentTypeError(f"invalid number of seconds {text!r}: use 0.5 or more")
+    return value
 
 
 def _port(text: str) -> int:
@@ -161,6 +284,15 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"invalid number {text!r}: use 1 or more")
     return value
+
+
+def _spark_setting(text: str) -> tuple[str, str]:
+    key, separator, value = text.partition("=")
+    if not separator or not key:
+        raise argparse.ArgumentTypeError(
+            f"invalid Spark setting {text!r}: write it as KEY=VALUE, such as spark.sql.shuffle.partitions=8"
+        )
+    return key, value
 
 
 def _name_value(text: str) -> tuple[str, str]:
@@ -374,19 +506,59 @@ def command_export(args: argparse.Namespace) -> int:
 
 def command_run(args: argparse.Namespace) -> int:
     """Run the job, stream its log to stderr and print a one-line summary on stdout."""
+    from designer.masters import check_master, job_master
     from designer.runs import SUCCEEDED, run_job
 
     job = load_job(args.job)
     on_line = None if args.quiet else _print_to_stderr
-    record = run_job(job, args.job, master=args.master, params=dict(args.param), on_line=on_line)
+    master = check_master(job_master(job) if args.master is None else args.master)
+    overrides = {"timeout_minutes": args.timeout, "retries": args.retries, "spark_conf": dict(args.conf)}
+    on_progress = _print_progress if sys.stderr.isatty() else None
+    record = run_job(
+        job, args.job, master=master, params=dict(args.param), on_line=on_line, on_progress=on_progress,
+        **overrides,
+    )
     print(run_summary(record))
     if record.status != SUCCEEDED:
         return _fail(record.error or f"the run failed; see {record.log_path}")
     return 0
 
 
+def command_scheduler(args: argparse.Namespace) -> int:
+    """Run the scheduler in the foreground until SIGINT or SIGTERM."""
+    from designer.scheduler import run_scheduler
+
+    default = os.environ.get("SPARKCANVAS_JOBS_DIR") or "assets/jobs"
+    folders = [Path(folder).resolve() for folder in args.jobs or [default]]
+    for folder in folders:
+        if not folder.is_dir():
+            raise SparkCanvasError(f"jobs folder not found: {folder}; create it or pass another --jobs DIR")
+    # A long-running process logs every start and skip with a timestamp, with or without -v.
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    run_scheduler(folders, args.poll)
+    return 0
+
+
 def _print_to_stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
+
+
+def _print_progress(progress) -> None:
+    print(f"progress: {progress.summary()}", file=sys.stderr, flush=True)
+
+
+def command_runs(args: argparse.Namespace) -> int:
+    """List runs, or show or cancel one."""
+    from designer import runs_cli
+
+    if args.runs_action == "show":
+        return runs_cli.show(args.run_id, args.lines, args.show_format)
+    if args.runs_action == "cancel":
+        return runs_cli.cancel(args.run_id, args.wait)
+    return runs_cli.list_table(args.job, args.limit, args.format)
 
 
 def run_summary(record) -> str:

@@ -23,7 +23,13 @@ DEFAULT_TIME_LIMIT_SECONDS = 10.0
 DEFAULT_MEMORY_LIMIT_MB = 1024
 DEFAULT_TIME_ZONE = "UTC"
 SAMPLING_METHODS = ("first", "random")
+MISSED_RUN_POLICIES = ("run_once", "skip")
+TRIGGER_STATES = ("succeeded", "failed", "any")
+TRIGGER_REQUIREMENTS = ("all", "any")
+WHEN_BUSY_CHOICES = ("wait", "skip")
 IDENTIFIER_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# spark-submit ignores, with a warning, a --conf key that does not start with "spark.".
+SPARK_CONF_KEY_PATTERN = r"^spark\.[^\s=]+$"
 
 # The envelope of a job file. Node parameters are checked per node type by designer.validation.
 JOB_FILE_SCHEMA = {
@@ -69,6 +75,49 @@ JOB_FILE_SCHEMA = {
         "spark": {
             "type": "object",
             "properties": {"session_time_zone": {"type": "string"}},
+        },
+        "schedule": {
+            "type": "object",
+            "required": ["cron"],
+            "properties": {
+                "cron": {"type": "string"},
+                "time_zone": {"type": "string"},
+                "paused": {"type": "boolean"},
+                "missed_runs": {"enum": list(MISSED_RUN_POLICIES)},
+                "parameters": {"type": "object", "additionalProperties": {"type": "string"}},
+            },
+            "additionalProperties": False,
+        },
+        "triggers": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["after"],
+                "properties": {
+                    "after": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
+                    "on": {"enum": list(TRIGGER_STATES)},
+                    "require": {"enum": list(TRIGGER_REQUIREMENTS)},
+                    "parameters": {"type": "object", "additionalProperties": {"type": "string"}},
+                },
+                "additionalProperties": False,
+            },
+        },
+        "run": {
+            "type": "object",
+            "properties": {
+                "timeout_minutes": {"type": "number", "minimum": 0},
+                "retries": {"type": "integer", "minimum": 0, "maximum": 100},
+                "retry_delay_seconds": {"type": "number", "minimum": 0},
+                "max_concurrent_runs": {"type": "integer", "minimum": 1},
+                "when_busy": {"enum": list(WHEN_BUSY_CHOICES)},
+                "master": {"type": "string", "minLength": 1},
+                "spark_conf": {
+                    "type": "object",
+                    "propertyNames": {"pattern": SPARK_CONF_KEY_PATTERN},
+                    "additionalProperties": {"type": "string"},
+                },
+            },
+            "additionalProperties": False,
         },
         "nodes": {
             "type": "array",
@@ -116,6 +165,42 @@ class Sampling:
 
 
 @dataclass
+class Schedule:
+    """When the scheduler starts the job: a five-field cron expression in a time zone."""
+
+    cron: str
+    time_zone: str = DEFAULT_TIME_ZONE
+    paused: bool = False
+    missed_runs: str = "run_once"  # after downtime: run once for all missed times, or skip them
+    parameters: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Trigger:
+    """A conditional trigger: start the job after runs of other jobs end in a given state."""
+
+    after: list[str]
+    on: str = "succeeded"
+    require: str = "all"
+    parameters: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RunSettings:
+    """The job's run settings for designer.runs: time limit, retries, concurrency and the Spark master."""
+
+    timeout_minutes: float = 0  # 0: no time limit; it applies to each attempt
+    retries: int = 0  # further attempts after a failed one
+    retry_delay_seconds: float = 60
+    max_concurrent_runs: int = 1  # per job, over every process that shares the run store
+    when_busy: str = "wait"  # when max_concurrent_runs are going: wait (queued) or skip
+    master: str = "local[*]"
+    # Spark settings passed to spark-submit as --conf KEY=VALUE, such as
+    # spark.sql.catalogImplementation=hive; left out of the job file when empty.
+    spark_conf: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class Node:
     """One node of the job graph. `inputs` maps a port name to an upstream node id."""
 
@@ -144,6 +229,9 @@ class Job:
     session_time_zone: str = DEFAULT_TIME_ZONE
     nodes: list[Node] = field(default_factory=list)
     layout: dict[str, dict[str, float]] = field(default_factory=dict)
+    schedule: Schedule | None = None
+    run: RunSettings = field(default_factory=RunSettings)
+    triggers: list[Trigger] = field(default_factory=list)
 
     def node(self, node_id: str) -> Node:
         for node in self.nodes:
@@ -222,6 +310,37 @@ def job_to_dict(job: Job) -> dict[str, Any]:
             for node_id, pos in sorted(job.layout.items())
         },
     }
+    data.update(_schedule_to_dict(job))
+    if job.run != RunSettings():
+        data["run"] = {name: getattr(job.run, name) for name in RunSettings.__dataclass_fields__}
+        data["run"]["spark_conf"] = dict(sorted(job.run.spark_conf.items()))
+        if not job.run.spark_conf:
+            del data["run"]["spark_conf"]
+    return data
+
+
+def _schedule_to_dict(job: Job) -> dict[str, Any]:
+    """Return the `schedule` and `triggers` keys, each only when the job has one."""
+    data: dict[str, Any] = {}
+    if job.schedule is not None:
+        schedule = job.schedule
+        data["schedule"] = {
+            "cron": schedule.cron,
+            "time_zone": schedule.time_zone,
+            "paused": schedule.paused,
+            "missed_runs": schedule.missed_runs,
+            "parameters": dict(sorted(schedule.parameters.items())),
+        }
+    if job.triggers:
+        data["triggers"] = [
+            {
+                "after": list(trigger.after),
+                "on": trigger.on,
+                "require": trigger.require,
+                "parameters": dict(sorted(trigger.parameters.items())),
+            }
+            for trigger in job.triggers
+        ]
     return data
 
 
@@ -251,7 +370,7 @@ def job_from_dict(data: Any, source: str = "job") -> Job:
         details = "; ".join(_describe_schema_error(error) for error in errors[:10])
         raise JobFormatError(f"{source}: invalid job file: {details}")
     preview = data.get("preview", {})
-    return Job(
+    job = Job(
         name=data["name"],
         description=data.get("description", ""),
         parameters=[JobParameter(**item) for item in data.get("parameters", [])],
@@ -272,6 +391,21 @@ def job_from_dict(data: Any, source: str = "job") -> Job:
         ],
         layout={key: {"x": pos["x"], "y": pos["y"]} for key, pos in data.get("layout", {}).items()},
     )
+    _read_schedule(job, data, source)
+    job.run = RunSettings(**data.get("run", {}))
+    return job
+
+
+def _read_schedule(job: Job, data: dict[str, Any], source: str) -> None:
+    """Set the job's schedule and triggers, rejecting a cron expression or time zone that cannot run."""
+    from designer.schedules import check_schedule
+
+    if "schedule" in data:
+        job.schedule = Schedule(**data["schedule"])
+    job.triggers = [Trigger(**item) for item in data.get("triggers", [])]
+    problems = check_schedule(job)
+    if problems:
+        raise JobFormatError(f"{source}: " + "; ".join(problems))
 
 
 def _describe_schema_error(error: jsonschema.ValidationError) -> str:

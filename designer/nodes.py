@@ -64,6 +64,12 @@ PARAM_KINDS = {
     "mappings": list,
     "join_keys": list,
     "aggregations": list,
+    "connection": str,  # the name of a connection in the catalog
+    "catalog_database": str,  # a database of the data catalog
+    "catalog_table": str,  # a table of the database named by the node's `database` parameter
+    "partition_predicate": str,  # a Spark SQL condition over a catalog table's partition columns
+    "lookup_keys": list,  # pairs {"input": column, "lookup": column}
+    "lookup_columns": list,  # columns of the lookup table
 }
 
 
@@ -385,7 +391,40 @@ def _target_file_schema(node, inputs: dict[str, Schema]) -> Schema:
             f"{compression!r} is not available for {node.params.get('format')}; "
             f"use one of {', '.join(allowed)}",
         )
+    from designer.catalog_nodes import check_spark_table
+
+    check_spark_table(node)
     return list(schema)
+
+
+def _source_catalog_schema(node, inputs: dict[str, Schema]) -> Schema:
+    from designer.catalog_nodes import source_catalog_schema
+
+    return source_catalog_schema(node)
+
+
+def _lookup_schema(node, inputs: dict[str, Schema]) -> Schema:
+    from designer.catalog_nodes import lookup_schema
+
+    return lookup_schema(node, inputs["in"])
+
+
+def _target_catalog_schema(node, inputs: dict[str, Schema]) -> Schema:
+    from designer.catalog_nodes import target_catalog_schema
+
+    return target_catalog_schema(node, inputs["in"])
+
+
+def _source_jdbc_schema(node, inputs: dict[str, Schema]) -> Schema:
+    from designer.jdbc_nodes import source_jdbc_schema
+
+    return source_jdbc_schema(node)
+
+
+def _target_jdbc_schema(node, inputs: dict[str, Schema]) -> Schema:
+    from designer.jdbc_nodes import target_jdbc_schema
+
+    return target_jdbc_schema(node, inputs["in"])
 
 
 TARGET_COMPRESSION = {
@@ -396,6 +435,110 @@ TARGET_COMPRESSION = {
 
 
 # --- the registry ----------------------------------------------------------------------------
+
+SPARK_TABLE_PARAM = Param(
+    "spark_table",
+    "string",
+    "Register in Spark's catalog as",
+    help="DATABASE.TABLE, optional. After writing, the script creates the database and an "
+    "external table over the written folder, so other Spark jobs and SQL users can query it.",
+)
+CATALOG_TABLE_PARAMS = (
+    Param("database", "catalog_database", "Database", required=True, help="A database of the Data Catalog."),
+    Param("table", "catalog_table", "Table", required=True, help="A table of that database."),
+)
+CATALOG_NODE_TYPES = (
+    NodeType(
+        type="source.catalog",
+        label="Data Catalog table",
+        category="source",
+        description="Reads a table of the Data Catalog: its files, format, options and schema.",
+        params=(
+            *CATALOG_TABLE_PARAMS,
+            Param(
+                "partition_predicate",
+                "partition_predicate",
+                "Partition predicate",
+                help="Optional. A Spark SQL condition over the table's partition columns, for "
+                "example year = 2024 AND month >= 6; only the matching partitions are read.",
+            ),
+        ),
+        output_schema=_source_catalog_schema,
+    ),
+    NodeType(
+        type="transform.lookup",
+        label="Lookup",
+        category="transform",
+        description="Adds columns of a Data Catalog table to each row whose keys match (a left join). "
+        "A row that matches several lookup rows appears once per match.",
+        params=(
+            *CATALOG_TABLE_PARAMS,
+            Param(
+                "keys",
+                "lookup_keys",
+                "Keys",
+                required=True,
+                help="Pairs of an input column and a lookup table column that must be equal.",
+            ),
+            Param(
+                "columns",
+                "lookup_columns",
+                "Columns to add",
+                required=True,
+                help="Columns of the lookup table to add; a name the input has already is an error.",
+            ),
+        ),
+        output_schema=_lookup_schema,
+        ports=("in",),
+    ),
+    NodeType(
+        type="target.catalog",
+        label="Data Catalog table",
+        category="target",
+        description="Writes files for a Data Catalog table; after a successful run the catalog "
+        "records the table, its schema and new partitions. A preview never writes.",
+        params=(
+            Param(
+                "database",
+                "catalog_database",
+                "Database",
+                required=True,
+                help="A database of the Data Catalog; a run creates it when missing.",
+            ),
+            Param(
+                "table",
+                "catalog_table",
+                "Table",
+                required=True,
+                help="A table of that database, or the name of a new table.",
+            ),
+            Param(
+                "path",
+                "string",
+                "Path",
+                help="Where a new table's files go; empty: the existing table's location, or "
+                "warehouse/DATABASE/TABLE. ${name} inserts a job parameter.",
+            ),
+            Param("format", "choice", "Format", default="parquet", choices=("parquet", "csv", "json")),
+            Param("mode", "choice", "Mode", default="append", choices=("append", "overwrite")),
+            Param("partition_keys", "columns", "Partition keys", default=[]),
+            Param(
+                "update_catalog",
+                "choice",
+                "Update the Data Catalog",
+                default="create_update_schema",
+                choices=("none", "create_update_schema", "keep_schema_add_partitions"),
+                help="none: do not update the Data Catalog. create_update_schema: create the table, "
+                "and on later runs update its schema and add new partitions. "
+                "keep_schema_add_partitions: create the table, and on later runs keep its schema "
+                "and add new partitions.",
+            ),
+            SPARK_TABLE_PARAM,
+        ),
+        output_schema=_target_catalog_schema,
+        ports=("in",),
+    ),
+)
 
 CSV = ("csv",)
 CSV_JSON = ("csv", "json")
@@ -584,8 +727,87 @@ NODE_TYPES: dict[str, NodeType] = {
                     default="default",
                     choices=tuple(dict.fromkeys(sum(TARGET_COMPRESSION.values(), ()))),
                 ),
+                SPARK_TABLE_PARAM,
             ),
             output_schema=_target_file_schema,
+            ports=("in",),
+        ),
+        *CATALOG_NODE_TYPES,
+        NodeType(
+            type="source.jdbc",
+            label="PostgreSQL",
+            category="source",
+            description="Reads a PostgreSQL table or query through a connection of the catalog. "
+            "The preview reads the first rows only.",
+            params=(
+                Param(
+                    "connection",
+                    "connection",
+                    "Connection",
+                    required=True,
+                    help="A connection of the catalog; add one with `sparkcanvas connection add`.",
+                ),
+                Param(
+                    "table",
+                    "string",
+                    "Table",
+                    help="TABLE or SCHEMA.TABLE, case-sensitive. Leave empty to read a query.",
+                ),
+                Param(
+                    "query",
+                    "query",
+                    "Query",
+                    help="A PostgreSQL SELECT statement, in place of a table; no trailing ';'.",
+                ),
+                Param(
+                    "partition_column",
+                    "string",
+                    "Partition column",
+                    help="A numeric, date or timestamp column that splits the read into parallel "
+                    "queries. Leave empty to read with one query.",
+                ),
+                Param("lower_bound", "string", "Lower bound", help="The partition column's low value."),
+                Param("upper_bound", "string", "Upper bound", help="The partition column's high value."),
+                Param(
+                    "num_partitions",
+                    "int",
+                    "Number of partitions",
+                    help="How many parallel queries read the table when a partition column is set.",
+                ),
+            ),
+            output_schema=_source_jdbc_schema,
+        ),
+        NodeType(
+            type="target.jdbc",
+            label="PostgreSQL target",
+            category="target",
+            description="Writes to a PostgreSQL table through a connection of the catalog. "
+            "A preview never writes.",
+            params=(
+                Param(
+                    "connection",
+                    "connection",
+                    "Connection",
+                    required=True,
+                    help="A connection of the catalog; add one with `sparkcanvas connection add`.",
+                ),
+                Param(
+                    "table",
+                    "string",
+                    "Table",
+                    required=True,
+                    help="TABLE or SCHEMA.TABLE, case-sensitive; a run creates it when missing.",
+                ),
+                Param(
+                    "mode",
+                    "choice",
+                    "Mode",
+                    default="append",
+                    choices=("append", "overwrite"),
+                    help="append adds rows. overwrite empties the table and keeps its definition.",
+                ),
+            ),
+            output_schema=_target_jdbc_schema,
             ports=("in",),
         ),
     ]

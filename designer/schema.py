@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlglot import exp
 from sqlglot.errors import ParseError
@@ -93,10 +93,13 @@ def is_numeric(type_name: str) -> bool:
 
 @dataclass(frozen=True)
 class Column:
-    """One column of a node's output: its name and its Spark type."""
+    """One column of a node's output: its name, its Spark type and an optional description."""
 
     name: str
     type: str
+    # The data catalog's column description. It is documentation, not schema, so two columns
+    # with the same name and type compare equal whatever their comments.
+    comment: str = field(default="", compare=False)
 
 
 Schema = list[Column]

@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from codegen.duckdb_preview import NodePreview, PreviewEngine
 from codegen.pyspark import node_blocks, variable_name
+from codegen.pyspark_jdbc import READ_PASSWORD
 from designer.errors import SparkCanvasError
 from designer.model import Job
 from designer.validation import Validation, validate
@@ -82,7 +83,7 @@ def start_local_session(app_name: str, master: str = "local[*]", time_zone: str 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     from pyspark.sql import SparkSession
 
-    session = (
+    builder = (
         SparkSession.builder.master(master)
         .appName(app_name)
         .config("spark.sql.session.timeZone", time_zone)
@@ -91,10 +92,24 @@ def start_local_session(app_name: str, master: str = "local[*]", time_zone: str 
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.sql.shuffle.partitions", "4")
-        .getOrCreate()
     )
+    jar = _jdbc_jar()
+    if jar is not None:
+        builder = builder.config("spark.jars", jar)
+    session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def _jdbc_jar() -> str | None:
+    """Return the PostgreSQL JDBC driver's jar, so checks can run the PostgreSQL nodes, or None."""
+    from catalog.postgres import PostgresError, find_jdbc_jar
+
+    try:
+        return str(find_jdbc_jar())
+    except PostgresError as error:
+        logger.info("local Spark starts without a JDBC driver: %s", error)
+        return None
 
 
 def _start_session():
@@ -169,7 +184,10 @@ def run_on_spark(
         "Observation": Observation,
         "args": argparse.Namespace(**job.parameter_defaults()),
         "log": logging.getLogger("sparkcanvas.check"),
+        "os": os,
     }
+    # The PostgreSQL nodes call the script's read_password function.
+    exec(compile(READ_PASSWORD, "<read_password>", "exec"), namespace)
     result_variable = None
     for block in node_blocks(job, validation):
         if block.node_id not in needed:

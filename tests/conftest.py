@@ -38,6 +38,20 @@ def _project_root_as_working_folder():
     os.chdir(previous)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_sparkcanvas_home(tmp_path_factory):
+    """Keep every test away from the user's own catalog, runs and schedules."""
+    home = tmp_path_factory.mktemp("sparkcanvas-home")
+    names = ("SPARKCANVAS_HOME", "SPARKCANVAS_CATALOG", "SPARKCANVAS_RUNS_DB")
+    previous = {name: os.environ.pop(name, None) for name in names}
+    os.environ["SPARKCANVAS_HOME"] = str(home)
+    yield home
+    for name, value in previous.items():
+        os.environ.pop(name, None)
+        if value is not None:
+            os.environ[name] = value
+
+
 @pytest.fixture(scope="session")
 def spark():
     """Start one local Spark session for the whole test run."""
@@ -54,3 +68,36 @@ def sparkcanvas_home(tmp_path, monkeypatch):
     home = tmp_path / "sparkcanvas-home"
     monkeypatch.setenv("SPARKCANVAS_HOME", str(home))
     return home
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """Start one PostgreSQL server on 127.0.0.1 for the whole test run; see tests/postgres_server.py."""
+    from tests.postgres_server import PostgresServerError, ServerProcess
+
+    try:
+        process = ServerProcess()
+        server = process.start()
+    except PostgresServerError as error:
+        pytest.fail(str(error), pytrace=False)
+    try:
+        yield server
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def spark_cluster():
+    """Start one standalone Spark cluster on 127.0.0.1 for the whole test run; see tests/spark_cluster.py."""
+    from tests.spark_cluster import SparkClusterError, StandaloneCluster
+
+    cluster = StandaloneCluster()
+    try:
+        cluster.start()
+    except SparkClusterError as error:
+        cluster.stop(keep_logs=True)
+        pytest.fail(str(error), pytrace=False)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

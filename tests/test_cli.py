@@ -305,7 +305,7 @@ def test_run_invalid_master(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("SPARKCANVAS_HOME", str(tmp_path))
     status, _, err = call(capsys, "run", EXAMPLE_JOB, "--master", "local[two]")
     assert status == 1
-    assert "invalid master URL 'local[two]'" in assert_one_error_line(err)
+    assert "invalid local Spark master 'local[two]'" in assert_one_error_line(err)
 
 
 # --- app -------------------------------------------------------------------------------------

@@ -288,7 +288,12 @@ def test_taxi_example_matches_figures_on_both_engines(spark):
 
 
 def test_every_node_type_has_a_fidelity_case():
-    covered = {the_job.nodes[-1].type for the_job in CASES.values()}
+    # The catalog and PostgreSQL nodes' cases need a catalog or a server, so they live in their
+    # own modules.
+    from tests.test_fidelity_catalog import CATALOG_CASE_TYPES
+    from tests.test_postgres import JDBC_CASE_TYPES
+
+    covered = {the_job.nodes[-1].type for the_job in CASES.values()} | CATALOG_CASE_TYPES | JDBC_CASE_TYPES
     assert covered == set(NODE_TYPES)
 
 

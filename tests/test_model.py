@@ -90,7 +90,8 @@ def test_unknown_node_type_suggests_the_closest():
         job(node("f", "transform.filter", {"in": "p"}, condition="1 = 1"), _raw_node("p", "source.fille"))
     )
     assert found == [
-        "node 'p': unknown node type 'source.fille'. Did you mean 'source.file' or 'target.file'?"
+        "node 'p': unknown node type 'source.fille'. Did you mean 'source.file' or 'source.catalog' or "
+        "'target.file'?"
     ]
 
 

@@ -348,6 +348,129 @@ def _aggregation_from_row(row: dict) -> dict:
     return item
 
 
+def _connection(job: Job, node: Node, param: Param, inputs) -> None:
+    """Draw a select box of the catalog's connections; a stored name the catalog lacks stays visible."""
+    from catalog.store import open_catalog
+
+    current = str(node.params.get(param.name) or "")
+    names = [conn.name for conn in open_catalog().list_connections()]
+    options = names + ([current] if current not in names else [])
+    if not names:
+        st.info("The catalog has no connections yet; add one with `sparkcanvas connection add`.")
+    value = st.selectbox(
+        param.label,
+        options,
+        index=options.index(current),
+        key=widget_key(node, param.name),
+        help=param.help,
+        format_func=lambda name: name or "(choose a connection)",
+    )
+    _store(node, param.name, value, current)
+
+
+# --- Data Catalog kinds ----------------------------------------------------------------------------
+
+
+def _catalog_choice(node: Node, param: Param, options: list[str], current: str) -> None:
+    """Draw a select box of catalog names; a target may also type the name of a new one."""
+    is_target = node.type.startswith("target.")
+    if current and current not in options:
+        options = [*options, current]  # a stored name the catalog lacks stays visible
+    value = st.selectbox(
+        param.label,
+        options,
+        index=options.index(current) if current else None,
+        key=widget_key(node, param.name),
+        help=param.help,
+        placeholder="Choose or type a new name" if is_target else "Choose",
+        accept_new_options=is_target,
+    )
+    _store(node, param.name, value or "", current)
+
+
+def _catalog_database(job: Job, node: Node, param: Param, inputs) -> None:
+    from catalog.store import open_catalog
+
+    current = str(node.params.get(param.name) or "")
+    databases = open_catalog().list_databases()
+    if not databases and not node.type.startswith("target."):
+        st.info("The Data Catalog has no databases yet; crawl a folder into it first.")
+    _catalog_choice(node, param, databases, current)
+
+
+def _catalog_table(job: Job, node: Node, param: Param, inputs) -> None:
+    _catalog_choice(node, param, _table_names(node), str(node.params.get(param.name) or ""))
+
+
+def _table_names(node: Node) -> list[str]:
+    from catalog.errors import CatalogError
+    from catalog.store import open_catalog
+
+    database = str(node.params.get("database") or "")
+    if not database:
+        return []
+    try:
+        return [table.name for table in open_catalog().list_tables(database)]
+    except CatalogError:
+        return []  # a database the catalog lacks: validation reports it on the node
+
+
+def _node_table(node: Node):
+    """Return the catalog table the node names, or None while it names none."""
+    from catalog.errors import CatalogError
+    from catalog.reading import load_table
+
+    try:
+        return load_table(str(node.params.get("database") or ""), str(node.params.get("table") or ""))
+    except CatalogError:
+        return None
+
+
+def _partition_predicate(job: Job, node: Node, param: Param, inputs) -> None:
+    table = _node_table(node)
+    keys = ", ".join(f"{column.name} ({column.type})" for column in table.partition_keys) if table else ""
+    help_text = f"{param.help} Partition columns: {keys or '(none)'}." if table else param.help
+    current = str(node.params.get(param.name) or "")
+    value = st.text_input(param.label, current, key=widget_key(node, param.name), help=help_text)
+    _store(node, param.name, value, current)
+
+
+def _lookup_keys(job: Job, node: Node, param: Param, inputs) -> None:
+    st.markdown(f"**{param.label}**", help=param.help)
+    current = [
+        {"input": str(item.get("input", "")), "lookup": str(item.get("lookup", ""))}
+        for item in node.params.get(param.name) or []
+        if isinstance(item, dict)
+    ]
+    table = _node_table(node)
+    lookup_schema = [Column(column.name, column.type) for column in table.schema] if table else []
+    rows = edit_rows(
+        current,
+        ["input", "lookup"],
+        widget_key(node, param.name),
+        column_config={
+            "input": st.column_config.SelectboxColumn(
+                "Input column", options=_options(inputs.get("in", []), [row["input"] for row in current])
+            ),
+            "lookup": st.column_config.SelectboxColumn(
+                "Lookup column", options=_options(lookup_schema, [row["lookup"] for row in current])
+            ),
+        },
+    )
+    _store(node, param.name, rows, current)
+
+
+def _lookup_columns(job: Job, node: Node, param: Param, inputs) -> None:
+    current = [str(name) for name in node.params.get(param.name) or []]
+    table = _node_table(node)
+    available = [column.name for column in table.schema] if table else []
+    options = available + [name for name in current if name not in available]
+    value = st.multiselect(
+        param.label, options, default=current, key=widget_key(node, param.name), help=param.help
+    )
+    _store(node, param.name, list(value), current)
+
+
 RENDERERS = {
     "string": _text,
     "text": _text,
@@ -361,4 +484,10 @@ RENDERERS = {
     "mappings": _mappings,
     "join_keys": _join_keys,
     "aggregations": _aggregations,
+    "connection": _connection,
+    "catalog_database": _catalog_database,
+    "catalog_table": _catalog_table,
+    "partition_predicate": _partition_predicate,
+    "lookup_keys": _lookup_keys,
+    "lookup_columns": _lookup_columns,
 }

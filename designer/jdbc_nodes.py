@@ -1,0 +1,159 @@
+"""Output-schema rules of the PostgreSQL nodes (source.jdbc and target.jdbc).
+
+The schema of a source comes from the server, through catalog.postgres, and is cached per
+connection and table or query for the life of the process. A server that cannot be reached
+is a problem of the node's `connection` parameter, not a crash.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from catalog.errors import CatalogError
+from catalog.model import Connection
+from designer.errors import did_you_mean
+from designer.nodes import NodeError
+from designer.schema import Column, Schema, column_names, find_column, is_numeric
+
+logger = logging.getLogger(__name__)
+
+PARTITION_PARAMS = ("partition_column", "lower_bound", "upper_bound", "num_partitions")
+
+
+def node_connection(node) -> Connection:
+    """Return the catalog connection a node names, or raise NodeError on its `connection` parameter."""
+    from catalog.postgres import load_connection
+
+    name = str(node.params.get("connection") or "")
+    try:
+        return load_connection(name)
+    except CatalogError as error:
+        raise NodeError("connection", str(error)) from None
+
+
+def source_relation(node) -> tuple[str | None, str | None]:
+    """Return the node's (table, query), exactly one of them set, or raise NodeError."""
+    table = str(node.params.get("table") or "").strip()
+    query = str(node.params.get("query") or "").strip()
+    if table and query:
+        raise NodeError("query", "set a table or a query, not both; clear one of them")
+    if not table and not query:
+        raise NodeError("table", "set a table (TABLE or SCHEMA.TABLE) or a query to read")
+    return (table or None, query or None)
+
+
+def source_jdbc_schema(node) -> Schema:
+    """Return the schema Spark's JDBC reader gives the node's table or query."""
+    from catalog.postgres import PostgresConnectError, PostgresError, cached_table_schema, check_query
+
+    table, query = source_relation(node)
+    if query:
+        try:
+            check_query(query)
+        except PostgresError as error:
+            raise NodeError("query", str(error)) from None
+    conn = node_connection(node)
+    try:
+        schema = cached_table_schema(conn, table=table, query=query)
+    except PostgresConnectError as error:
+        raise NodeError("connection", str(error)) from None
+    except CatalogError as error:
+        raise NodeError("table" if table else "query", str(error)) from None
+    check_partitioning(node, schema)
+    return schema
+
+
+def partitioning(node) -> dict | None:
+    """Return the partitioned read's settings, or None when the node reads with one query."""
+    column = str(node.params.get("partition_column") or "").strip()
+    if not column:
+        return None
+    return {
+        "column": column,
+        "lower_bound": str(node.params.get("lower_bound") or "").strip(),
+        "upper_bound": str(node.params.get("upper_bound") or "").strip(),
+        "num_partitions": node.params.get("num_partitions"),
+    }
+
+
+def check_partitioning(node, schema: Schema) -> None:
+    """Check a partitioned read's column, bounds and number of partitions against the schema."""
+    settings = partitioning(node)
+    if settings is None:
+        for name in PARTITION_PARAMS[1:]:
+            if node.params.get(name) not in (None, "", 0):
+                raise NodeError(
+                    name, f"{name} needs a partition column; set partition_column or clear {name}"
+                )
+        return
+    column = find_column(schema, settings["column"])
+    if column is None:
+        names = column_names(schema)
+        raise NodeError(
+            "partition_column",
+            f"unknown column {settings['column']!r}.{did_you_mean(settings['column'], names)} "
+            f"Available columns: {', '.join(names)}.",
+        )
+    if not (is_numeric(column.type) or column.type in ("date", "timestamp")):
+        raise NodeError(
+            "partition_column",
+            f"column {column.name!r} is {column.type}; Spark partitions a read by a numeric, date "
+            "or timestamp column only",
+        )
+    lower = _bound(column, "lower_bound", settings["lower_bound"])
+    upper = _bound(column, "upper_bound", settings["upper_bound"])
+    if lower > upper:
+        raise NodeError(
+            "upper_bound",
+            f"upper bound {settings['upper_bound']!r} is below lower bound {settings['lower_bound']!r}",
+        )
+    count = settings["num_partitions"]
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise NodeError("num_partitions", f"invalid number of partitions {count!r}; use 1 or more")
+
+
+def _bound(column: Column, parameter: str, text: str):
+    """Parse a bound as Spark does for the column's type: a number, a date or a timestamp."""
+    if not text:
+        raise NodeError(parameter, f"{parameter} is missing; a partitioned read needs both bounds")
+    try:
+        if column.type == "date":
+            return dt.date.fromisoformat(text)
+        if column.type == "timestamp":
+            return dt.datetime.fromisoformat(text).replace(tzinfo=None)
+        return int(text) if not column.type.startswith(("decimal", "float", "double")) else float(text)
+    except ValueError:
+        example = {"date": "2024-01-31", "timestamp": "2024-01-31 00:00:00"}.get(column.type, "1000")
+        raise NodeError(
+            parameter,
+            f"invalid {parameter} {text!r} for {column.type} column {column.name!r}; write it like {example}",
+        ) from None
+
+
+def target_jdbc_schema(node, schema: Schema) -> Schema:
+    """Check the target's table name and, for an existing table, that it has every input column."""
+    from catalog.postgres import PostgresConnectError, PostgresError, existing_table_schema, split_table_name
+
+    table = str(node.params.get("table") or "").strip()
+    try:
+        split_table_name(table)
+    except PostgresError as error:
+        raise NodeError("table", str(error)) from None
+    conn = node_connection(node)
+    try:
+        existing = existing_table_schema(conn, table)
+    except PostgresConnectError as error:
+        raise NodeError("connection", str(error)) from None
+    except CatalogError as error:
+        raise NodeError("table", str(error)) from None
+    if existing is not None:
+        missing = [column.name for column in schema if find_column(existing, column.name) is None]
+        if missing:
+            raise NodeError(
+                "table",
+                f"table {table!r} has no column {', '.join(repr(name) for name in missing)}; "
+                f"its columns are {', '.join(column_names(existing))}. Rename or drop the input "
+                "columns with a Change Schema node, or write to another table",
+            )
+    return list(schema)
