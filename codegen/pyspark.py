@@ -17,7 +17,7 @@ from codegen.quoting import (
     py_str,
     py_template,
     py_text_block,
-    spark_identifier,
+    spark_ddl_chunks,
 )
 from codegen.safe_write import HELPER_NAMES, HELPER_SOURCE, save_call, uses_safe_write
 from designer.model import Job, Node
@@ -381,16 +381,7 @@ EMITTERS = {
 
 def _schema_call(schema: Schema) -> list[str]:
     """Return the .schema(...) call with a DDL string wrapped over several literals."""
-    fields = [f"{spark_identifier(column.name)} {column.type}" for column in schema]
-    chunks: list[str] = []
-    current = ""
-    for position, field in enumerate(fields):
-        piece = field + (", " if position < len(fields) - 1 else "")
-        if current and len(current) + len(piece) > DDL_LINE_WIDTH:
-            chunks.append(current)
-            current = ""
-        current += piece
-    chunks.append(current)
+    chunks = spark_ddl_chunks(schema, DDL_LINE_WIDTH)
     if len(chunks) == 1:
         return [f"    .schema({py_str(chunks[0])})"]
     return ["    .schema(", *[f"        {py_str(chunk)}" for chunk in chunks], "    )"]

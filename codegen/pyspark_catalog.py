@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from catalog.model import Table
 from catalog.reading import ignored_options, reader_settings
-from codegen.quoting import py_column, py_str, spark_identifier
+from codegen.quoting import py_column, py_str, spark_ddl_chunks, spark_identifier
 from designer.catalog_nodes import (
     catalog_table,
     existing_table,
@@ -157,7 +157,7 @@ def spark_table_lines(emitter, node: Node, variable: str, schema: Schema) -> lis
     location = f"{variable}_location"
 
     create = [f"CREATE TABLE IF NOT EXISTS {database}.{table} ("]
-    create += _column_chunks(schema)
+    create += spark_ddl_chunks(schema, DDL_LINE_WIDTH)
     clauses = f") USING {file_format}"
     if file_format == "csv":
         clauses += " OPTIONS (header 'true')"
@@ -181,20 +181,6 @@ def spark_table_lines(emitter, node: Node, variable: str, schema: Schema) -> lis
         # Spark lists the partitions of a table over existing folders only when asked to.
         lines.append(f"spark.sql({py_str(f'MSCK REPAIR TABLE {database}.{table} SYNC PARTITIONS')})")
     return lines
-
-
-def _column_chunks(schema: Schema) -> list[str]:
-    fields = [f"{spark_identifier(column.name)} {column.type}" for column in schema]
-    chunks: list[str] = []
-    current = ""
-    for position, field in enumerate(fields):
-        piece = field + (", " if position < len(fields) - 1 else "")
-        if current and len(current) + len(piece) > DDL_LINE_WIDTH:
-            chunks.append(current)
-            current = ""
-        current += piece
-    chunks.append(current)
-    return chunks
 
 
 def uses_os(body: str) -> bool:

@@ -94,3 +94,18 @@ def spark_identifier(name: str) -> str:
 def sql_literal(value: str) -> str:
     """Quote a string as a SQL string literal for DuckDB: 'value', with ' doubled."""
     return "'" + str(value).replace("'", "''") + "'"
+
+
+def spark_ddl_chunks(columns, width: int = 72) -> list[str]:
+    """Split a Spark DDL column list ("`a` int, `b` string") into pieces of about `width` characters."""
+    fields = [f"{spark_identifier(column.name)} {column.type}" for column in columns]
+    chunks: list[str] = []
+    current = ""
+    for position, field in enumerate(fields):
+        piece = field + (", " if position < len(fields) - 1 else "")
+        if current and len(current) + len(piece) > width:
+            chunks.append(current)
+            current = ""
+        current += piece
+    chunks.append(current)
+    return chunks
