@@ -19,7 +19,8 @@ $(INSTALLED): pyproject.toml
 	$(PYTHON) -m pip install --quiet -e ".[test]"
 	touch $(INSTALLED)
 
-# Spark needs Java 17 or newer; the browser tests drive Debian's Chromium.
+# Spark needs Java 17 or newer, the browser tests drive Debian's Chromium, and the database tests
+# start Debian's PostgreSQL server and hand its JDBC driver to Spark.
 system-packages:
 	@bash scripts/install-system-packages
 
