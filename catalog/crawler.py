@@ -306,6 +306,8 @@ def _table_from_files(
     # NOTE: a data column named like a partition key is dropped here. Spark keeps it at its
     # data position with the partition value, so such a table's column order differs from Spark's.
     columns = [column for column in columns if column.name.lower() not in partition_names]
+    kept_paths = {schema.path for schema in kept}
+    skipped = [schema for schema in files if schema.path not in kept_paths]
     return _CrawledTable(
         name=name,
         location=location.resolve(),
@@ -313,8 +315,9 @@ def _table_from_files(
         options=kept[0].options,
         columns=columns,
         partition_keys=partition_keys,
-        partitions=_partitions(location, kept) if partition_keys else [],
-        row_count=_sum_counts([schema.row_count for schema in kept]),
+        partitions=_partitions(location, kept, skipped) if partition_keys else [],
+        # Spark reads the files left out too, so a count without them would be too low.
+        row_count=None if skipped else _sum_counts([schema.row_count for schema in kept]),
     )
 
 
@@ -370,14 +373,16 @@ def _merge_two(first: FileSchema, columns: list[Column], other: FileSchema) -> l
     return merged + list(by_name.values())
 
 
-def _partitions(location: Path, files: list[FileSchema]) -> list[Partition]:
+def _partitions(location: Path, files: list[FileSchema], skipped: list[FileSchema]) -> list[Partition]:
     by_folder: dict[Path, list[FileSchema]] = {}
     for schema in files:
         by_folder.setdefault(schema.path.parent, []).append(schema)
+    incomplete = {schema.path.parent for schema in skipped}
     partitions = []
     for folder, schemas in sorted(by_folder.items()):
         values = {key: unescape_path_name(raw) for key, raw in schemas[0].partition_values.items()}
-        row_count = _sum_counts([schema.row_count for schema in schemas])
+        counts = [schema.row_count for schema in schemas]
+        row_count = None if folder in incomplete else _sum_counts(counts)
         partitions.append(Partition(values, str(folder.resolve()), row_count))
     return partitions
 

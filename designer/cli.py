@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import signal
 import subprocess
 import sys
 from datetime import date, datetime, time, timedelta
@@ -315,6 +316,10 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"{args.job}: {_problems_line(exc)}")
     except SparkCanvasError as exc:
         return _fail(_one_line(str(exc)))
+    except BrokenPipeError:
+        # The reader of stdout stopped early, as `| head` does: not an error of the command.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:
         return _fail(_os_error_line(exc))
     except KeyboardInterrupt:
@@ -360,11 +365,15 @@ def command_app(args: argparse.Namespace) -> int:
     """Start Streamlit on 127.0.0.1 and wait for it to stop."""
     command, env = app_command(args.port, args.jobs_dir, args.job)
     process = subprocess.Popen(command, env=env)
+    # `kill PID` reaches only this process, so pass it on to Streamlit, which would keep the port.
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: process.terminate())
     try:
         return process.wait()
     except KeyboardInterrupt:
         # Ctrl+C reaches Streamlit too, because it shares the terminal; let it shut down.
         return process.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def app_command(port: int, jobs_dir: str | None, job: str | None) -> tuple[list[str], dict[str, str]]:

@@ -206,6 +206,19 @@ def test_incompatible_parquet_file_is_unreadable(catalog, tmp_path):
     report = crawl(catalog, root, "types")
     assert schema_of(catalog.get_table("types", "t")) == [("id", "bigint")]
     assert [Path(problem.path).name for problem in report.unreadable_files] == ["b.parquet"]
+    # Spark reads b.parquet too, so the two rows of the other files are not the table's count.
+    assert catalog.get_table("types", "t").row_count is None
+
+
+def test_partition_with_unreadable_file_has_no_count(catalog, tmp_path):
+    root = tmp_path / "parts"
+    write_parquet(root / "t" / "year=2023" / "a.parquet", {"id": [1, 2]})
+    write_parquet(root / "t" / "year=2024" / "a.parquet", {"id": [3]})
+    write_parquet(root / "t" / "year=2024" / "b.parquet", {"id": ["text"]})
+    crawl(catalog, root, "parts")
+    counts = {p.values["year"]: p.row_count for p in catalog.list_partitions("parts", "t")}
+    assert counts == {"2023": 2, "2024": None}
+    assert catalog.get_table("parts", "t").row_count is None
 
 
 # --- re-crawl ----------------------------------------------------------------------------------

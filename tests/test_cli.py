@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import socket
 import subprocess
 import sys
 from datetime import UTC, date, datetime
@@ -335,6 +336,40 @@ def test_app_missing_jobs_dir(tmp_path, capsys):
     status, _, err = call(capsys, "app", "--jobs-dir", tmp_path / "absent")
     assert status == 1
     assert "jobs folder not found" in assert_one_error_line(err)
+
+
+def test_app_stops_streamlit_on_sigterm(tmp_path):
+    from tests.test_browser import free_port, wait_until_healthy
+
+    port = free_port()
+    sparkcanvas = Path(sys.executable).parent / "sparkcanvas"
+    log = tmp_path / "app.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [str(sparkcanvas), "app", "--port", str(port)], stdout=output, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_until_healthy(f"http://127.0.0.1:{port}/_stcore/health", process, log)
+        process.terminate()
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    # Streamlit has let go of the port, so a new server can bind it.
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", port))
+
+
+def test_output_closed_early_is_not_an_error():
+    sparkcanvas = Path(sys.executable).parent / "sparkcanvas"
+    # A thousand taxi trips fill more than the pipe's buffer, so the write after `head` exits fails.
+    shell = f"{sparkcanvas} preview {EXAMPLE_JOB} --node trips --rows 1000 --format csv | head -n 1"
+    command = ["bash", "-o", "pipefail", "-c", shell]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.stdout.startswith("VendorID,")
+    assert "error" not in result.stderr
+    assert result.returncode == 0
 
 
 # --- value formatting ------------------------------------------------------------------------
