@@ -72,6 +72,10 @@ class PostgresTableNotFoundError(PostgresError):
     """A table that the PostgreSQL server does not have."""
 
 
+class PostgresKeyTypeError(PostgresError):
+    """A key column whose PostgreSQL type the preview cannot compare with requested key values."""
+
+
 class PostgresConnectError(PostgresError):
     """A connection whose password cannot be read or whose server refuses or cannot be reached."""
 
@@ -351,10 +355,13 @@ _failure_cache: dict[tuple, tuple[float, PostgresConnectError]] = {}
 _schema_cache_lock = threading.Lock()
 
 
-def cached_table_schema(conn: Connection, table: str | None = None, query: str | None = None) -> list[Column]:
+def cached_table_schema(
+    conn: Connection, table: str | None = None, query: str | None = None, *, refresh: bool = False
+) -> list[Column]:
     """Return table_schema from a per-process cache keyed by the connection and table or query.
 
     A connection failure is raised again without a new attempt for FAILURE_MEMORY_SECONDS.
+    With `refresh`, the server is asked again whatever the cache holds.
     """
     server = (
         conn.name,
@@ -367,10 +374,10 @@ def cached_table_schema(conn: Connection, table: str | None = None, query: str |
     )
     key = (*server, table or "", query or "")
     with _schema_cache_lock:
-        if key in _schema_cache:
+        if key in _schema_cache and not refresh:
             return list(_schema_cache[key])
         failure = _failure_cache.get(server)
-        if failure is not None and time.monotonic() - failure[0] < FAILURE_MEMORY_SECONDS:
+        if failure is not None and not refresh and time.monotonic() - failure[0] < FAILURE_MEMORY_SECONDS:
             raise failure[1]
     try:
         schema = table_schema(conn, table=table, query=query)
@@ -423,6 +430,12 @@ def read_sample(
         except psycopg.Error as error:
             raise _relation_error(conn, connection, table, query, error) from None
     _check_unique_names(conn, table, query, [column.name for column in columns])
+    return _arrow_table(conn, columns, rows, time_zone)
+
+
+def _arrow_table(
+    conn: Connection, columns: list[SourceColumn], rows: list[tuple], time_zone: str
+) -> pa.Table:
     zone = ZoneInfo(time_zone)
     arrays = []
     for index, column in enumerate(columns):
@@ -432,9 +445,19 @@ def read_sample(
     return pa.Table.from_arrays(arrays, names=names)
 
 
-def _fetch_rows(connection, columns: list[SourceColumn], table, query, limit: int) -> list[tuple]:
-    statement = sql.SQL("SELECT * FROM {} LIMIT {}").format(
-        relation_sql(table=table, query=query), sql.Literal(int(limit))
+def _fetch_rows(
+    connection,
+    columns: list[SourceColumn],
+    table,
+    query,
+    limit: int,
+    condition: sql.Composable | None = None,
+    values: tuple = (),
+) -> list[tuple]:
+    statement = sql.SQL("SELECT * FROM {}{} LIMIT {}").format(
+        relation_sql(table=table, query=query),
+        sql.SQL(" WHERE {}").format(condition) if condition is not None else sql.SQL(""),
+        sql.Literal(int(limit)),
     )
     with connection.cursor() as cursor:
         # Spark reads these types through getString, so the sample keeps PostgreSQL's text too.
@@ -443,7 +466,7 @@ def _fetch_rows(connection, columns: list[SourceColumn], table, query, limit: in
                 cursor.adapters.register_loader(column.element_oid or column.oid, TextLoader)
             if column.type_name in ("bit", "_bit"):
                 cursor.adapters.register_loader(column.element_oid or column.oid, TextLoader)
-        cursor.execute(statement)
+        cursor.execute(statement, values or None)
         return cursor.fetchall()
 
 
@@ -510,6 +533,98 @@ def _arrow_array(conn: Connection, column: SourceColumn, values: list) -> pa.Arr
             f"connection {conn.name!r}: column {column.name!r} ({column.type_name}) does not fit "
             f"Spark's type {column.spark_type}: {error}"
         ) from None
+
+
+# --- rows matching keys -------------------------------------------------------------------------
+
+# PostgreSQL types whose values a key comparison binds as an array of the same type. A column
+# that Spark reads as a string is compared as PostgreSQL's text output instead, which is the
+# value Spark reads. Other types (time, bit, arrays) cannot be matched by key.
+KEY_TYPES = (
+    "int2",
+    "int4",
+    "int8",
+    "float4",
+    "float8",
+    "numeric",
+    "bool",
+    "date",
+    "timestamp",
+    "timestamptz",
+    "bytea",
+)
+
+
+@dataclass(frozen=True)
+class KeyValues:
+    """A key column of a table or query and its requested values, one per requested key."""
+
+    column: str
+    values: list
+
+
+def read_matching_rows(
+    conn: Connection,
+    *,
+    table: str | None = None,
+    query: str | None = None,
+    keys: list[KeyValues],
+    limit: int,
+    time_zone: str = "UTC",
+    timeout_seconds: float | None = None,
+) -> pa.Table:
+    """Read at most `limit` rows of a table or query whose key columns equal a requested key.
+
+    The i-th values of all `keys` form one requested key, so two keys match as `(k1, k2) IN (...)`.
+    The values are bound as array parameters, never written into the SQL. The read runs in one
+    read-only transaction whose TimeZone is `time_zone`, so a `timestamp` column compares with
+    the requested instants as `read_sample` reads it.
+    """
+    with connect(conn, read_only=True, timeout_seconds=timeout_seconds) as connection:
+        try:
+            columns = describe_columns(connection, table=table, query=query)
+            condition = _key_condition(conn, columns, keys)
+            connection.execute("SELECT set_config('TimeZone', %s, true)", [time_zone])
+            values = tuple(key.values for key in keys)
+            rows = _fetch_rows(connection, columns, table, query, limit, condition, values)
+        except psycopg.Error as error:
+            raise _relation_error(conn, connection, table, query, error) from None
+    _check_unique_names(conn, table, query, [column.name for column in columns])
+    return _arrow_table(conn, columns, rows, time_zone)
+
+
+def _key_condition(conn: Connection, columns: list[SourceColumn], keys: list[KeyValues]) -> sql.Composable:
+    """Return `k = ANY(%s)` for one key, or `(k1, k2) IN (SELECT * FROM unnest(%s, %s))`."""
+    # Spark resolves column names case-insensitively, and a node's schema may come from a stored copy.
+    by_name = {column.name.lower(): column for column in columns}
+    sides = []
+    for key in keys:
+        column = by_name.get(key.column.lower())
+        if column is None:
+            raise PostgresError(f"connection {conn.name!r}: key column {key.column!r} not found")
+        sides.append(_key_sides(conn, column))
+    if len(sides) == 1:
+        [(column, array)] = sides
+        return sql.SQL("{} = ANY({})").format(column, array)
+    return sql.SQL("({}) IN (SELECT * FROM unnest({}))").format(
+        sql.SQL(", ").join(column for column, _ in sides),
+        sql.SQL(", ").join(array for _, array in sides),
+    )
+
+
+def _key_sides(conn: Connection, column: SourceColumn) -> tuple[sql.Composable, sql.Composable]:
+    """Return the SQL of a key column and of its array parameter, cast to comparable types."""
+    name = sql.Identifier(column.name)
+    if column.spark_type == "string":
+        # concat() keeps a char(n) value's trailing blanks, as its text output does; ::text drops them.
+        template = "concat({})" if column.type_name == "bpchar" else "{}::text"
+        return sql.SQL(template).format(name), sql.SQL("{}::text[]").format(sql.Placeholder())
+    if column.type_name not in KEY_TYPES:
+        raise PostgresKeyTypeError(
+            f"connection {conn.name!r}: key column {column.name!r} has PostgreSQL type "
+            f"{column.type_name}, which the preview cannot match by key"
+        )
+    return name, sql.SQL("{}::{}[]").format(sql.Placeholder(), sql.SQL(column.type_name))
 
 
 # --- Spark's JDBC reader ----------------------------------------------------------------------

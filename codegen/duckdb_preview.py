@@ -507,13 +507,15 @@ def _with_matching_rows(node: Node, inputs, call: _PreviewCall, preview: NodePre
     """Across a join, keep one side's sample and fetch the other side's rows whose keys match.
 
     The left side drives, or the right one for a right join. The other side is read again
-    when it is a source that read only a sample, so a joined preview is not empty by accident.
+    when it is a file, catalog or PostgreSQL source that read only a sample, so a joined
+    preview is not empty by accident. Past the MATCHED_ROWS_FACTOR cap the node is approximate.
     """
     driving, matched = ("right", "left") if node.params.get("join_type") == "right" else ("left", "right")
     matched_id = node.inputs[matched]
     matched_node = call.job.node(matched_id)
     upstream = inputs[matched]
-    if matched_node.type != "source.file" or not upstream.sampled:
+    read_matching = MATCHED_ROW_READERS.get(matched_node.type)
+    if read_matching is None or not upstream.sampled:
         return inputs
     driving_schema = inputs[driving].schema
     pairs = [
@@ -523,16 +525,19 @@ def _with_matching_rows(node: Node, inputs, call: _PreviewCall, preview: NodePre
         )
         for pair in node.params["keys"]
     ]
-    condition = " AND ".join(
-        f"d.{sql_identifier(driving_key)} = m.{sql_identifier(matched_key)}"
-        for driving_key, matched_key in pairs
-    )
     limit = call.job.sample_rows * MATCHED_ROWS_FACTOR
-    sql = (
-        f"SELECT * FROM ({_source_scan_sql(matched_node, call.job, upstream.schema)}) AS m "
-        f"WHERE EXISTS (SELECT 1 FROM driving AS d WHERE {condition}) LIMIT {int(limit)}"
-    )
-    table = call.execute(sql, {"driving": inputs[driving].table}, files=True, threads=1)
+    try:
+        table = read_matching(matched_node, upstream.schema, inputs[driving].table, pairs, limit + 1, call)
+    except duckdb_preview_jdbc.KeyMatchUnavailable as error:
+        _add_approximation(preview, f"{node.label}: {error}; the preview joined the two samples")
+        return inputs
+    if table.num_rows > limit:
+        table = table.slice(0, limit)
+        _add_approximation(
+            preview,
+            f"{node.label}: more than {limit} rows of {matched_node.label} match the {driving} side's "
+            "sample; the preview joined the first of them only",
+        )
     preview.sources[matched_id] = table.num_rows
     preview.notes.append(
         f"{node.label}: {table.num_rows} rows of {matched_node.label} whose keys match the "
@@ -540,6 +545,33 @@ def _with_matching_rows(node: Node, inputs, call: _PreviewCall, preview: NodePre
     )
     preview.matched_inputs[matched] = table
     return {**inputs, matched: NodePreview(matched_id, schema=upstream.schema, table=table)}
+
+
+def _matching_file_rows(node: Node, schema: Schema, driving: pa.Table, pairs, limit: int, call) -> pa.Table:
+    """Read at most `limit` rows of a file source whose keys match a driving row."""
+    condition = " AND ".join(
+        f"d.{sql_identifier(driving_key)} = m.{sql_identifier(matched_key)}"
+        for driving_key, matched_key in pairs
+    )
+    sql = (
+        f"SELECT * FROM ({_source_scan_sql(node, call.job, schema)}) AS m "
+        f"WHERE EXISTS (SELECT 1 FROM driving AS d WHERE {condition}) LIMIT {int(limit)}"
+    )
+    return call.execute(sql, {"driving": driving}, files=True, threads=1)
+
+
+def _add_approximation(preview: NodePreview, reason: str) -> None:
+    if reason not in preview.approximations:
+        preview.approximations.append(reason)
+
+
+# Per source type: read the rows whose keys match the driving side's rows, given
+# (node, its schema, the driving rows, (driving column, its column) pairs, a row limit, the call).
+MATCHED_ROW_READERS = {
+    "source.file": _matching_file_rows,
+    "source.catalog": duckdb_preview_catalog.matching_rows,
+    "source.jdbc": duckdb_preview_jdbc.matching_rows,
+}
 
 
 AGGREGATE_SQL = {

@@ -202,21 +202,10 @@ def _note_predicate(node, table: Table, predicate: str, preview) -> None:
 
 def _source_files(node, table: Table, predicate: str, call, preview) -> list[str]:
     if not table.partition_keys:
-        files = data_files(table.location)
-        if not files:
-            raise PreviewError(
-                f"table {table.full_name} has no data files at {table.location}; write the table "
-                "or fix its location in the catalog"
-            )
-        return files
+        return _unpartitioned_files(table)
     partitions, listed = table_partitions(table)
     chosen = matching_partitions(call, table, partitions, predicate)
-    files, empty = [], []
-    for partition in chosen:
-        found = data_files(partition.location)
-        files.extend(found)
-        if not found:
-            empty.append(partition)
+    files, empty = _partition_files(chosen)
     preview.notes.append(_partitions_note(node, table, partitions, chosen, listed, predicate))
     if empty:
         preview.notes.append(
@@ -224,6 +213,27 @@ def _source_files(node, table: Table, predicate: str, call, preview) -> list[str
             f"for example {partition_spec(empty[0])}"
         )
     return files
+
+
+def _unpartitioned_files(table: Table) -> list[str]:
+    files = data_files(table.location)
+    if not files:
+        raise PreviewError(
+            f"table {table.full_name} has no data files at {table.location}; write the table "
+            "or fix its location in the catalog"
+        )
+    return files
+
+
+def _partition_files(partitions: list[Partition]) -> tuple[list[str], list[Partition]]:
+    """Return the data files of the partitions, and the partitions that have none."""
+    files, empty = [], []
+    for partition in partitions:
+        found = data_files(partition.location)
+        files.extend(found)
+        if not found:
+            empty.append(partition)
+    return files, empty
 
 
 def _partitions_note(node, table: Table, partitions, chosen, listed: bool, predicate: str) -> str:
@@ -262,6 +272,30 @@ def _note_sample(node, table: Table, job, rows: int, preview) -> None:
     else:
         preview.sampled = True
         preview.notes.append(f"{node.label}: first {rows} rows of {table.full_name} (a sample)")
+
+
+def matching_rows(node, schema: Schema, driving: pa.Table, pairs, limit: int, call) -> pa.Table:
+    """Read at most `limit` rows of the node's table whose keys match a driving row.
+
+    Only the files of the partitions that the node's predicate selects are read, as for its
+    sample. `pairs` contains (driving column, this node's column) names.
+    """
+    table = _node_table(node)
+    predicate = str(node.params.get("partition_predicate") or "").strip()
+    if table.partition_keys:
+        partitions, _ = table_partitions(table)
+        files, _ = _partition_files(matching_partitions(call, table, partitions, predicate))
+    else:
+        files = _unpartitioned_files(table)
+    condition = " AND ".join(
+        f"d.{sql_identifier(driving_column)} = m.{sql_identifier(matched_column)}"
+        for driving_column, matched_column in pairs
+    )
+    sql = (
+        f"SELECT * FROM ({scan_sql(table, files, schema)}) AS m "
+        f"WHERE EXISTS (SELECT 1 FROM driving AS d WHERE {condition}) LIMIT {int(limit)}"
+    )
+    return call.execute(sql, {"driving": driving}, files=True, threads=1)
 
 
 # --- transform.lookup --------------------------------------------------------------------------

@@ -9,15 +9,16 @@ that has one, so that the table changes in one PostgreSQL transaction.
 
 from __future__ import annotations
 
-from codegen.quoting import py_str, py_text_block
+from codegen.quoting import py_str, py_text_block, spark_ddl_chunks
 from codegen.safe_write import RUN_ID_CONF
-from designer.jdbc_nodes import node_connection, partitioning, source_relation
+from designer.jdbc_nodes import node_connection, partitioning, source_relation, stored_schema
 
 BODY_INDENT = "    "
 # Rows per round trip. A PostgreSQL JDBC read without a fetch size keeps the whole result in
 # the executor's memory; with one, Spark's PostgreSQL dialect reads through a cursor.
 FETCH_SIZE = 10_000
 DEBIAN_JAR_HINT = "/usr/share/java/postgresql.jar"
+DDL_LINE_WIDTH = 72  # characters of a customSchema DDL literal per script line, as for a file source
 
 READ_PASSWORD = '''def read_password(environment_variable: str = "", file: str = "") -> str:
     """Read a database password at run time from an environment variable or a file's first line."""
@@ -213,6 +214,7 @@ def source_jdbc(emitter, node, variable: str) -> list[str]:
         # Spark takes a partitioned read of a query only as a subquery in dbtable.
         lines.append(f'    .option("dbtable", {py_text_block(relation_text(query=query), BODY_INDENT * 2)})')
     lines.append(f'    .option("fetchsize", {FETCH_SIZE})')
+    lines += _custom_schema_option(node)
     if settings is not None:
         lines += [
             f'    .option("partitionColumn", {py_str(settings["column"])})',
@@ -222,6 +224,27 @@ def source_jdbc(emitter, node, variable: str) -> list[str]:
         ]
     lines += ["    .load()", ")"]
     return lines
+
+
+def _custom_schema_option(node) -> list[str]:
+    """Return the customSchema option that makes Spark read with the node's stored column types.
+
+    Spark's JDBC reader matches customSchema's columns to the result's by name and ignores the
+    others. So a stored column that the server no longer has is no error in the script, and the
+    preview reports it.
+    """
+    schema = stored_schema(node)
+    if schema is None:
+        return []
+    chunks = spark_ddl_chunks(schema, DDL_LINE_WIDTH)
+    if len(chunks) == 1:
+        return [f'    .option("customSchema", {py_str(chunks[0])})']
+    return [
+        "    .option(",
+        '        "customSchema",',
+        *[f"        {py_str(chunk)}" for chunk in chunks],
+        "    )",
+    ]
 
 
 def target_jdbc(emitter, node, variable: str) -> list[str]:

@@ -760,6 +760,14 @@ NODE_TYPES: dict[str, NodeType] = {
                     help="A PostgreSQL SELECT statement, in place of a table; no trailing ';'.",
                 ),
                 Param(
+                    "schema",
+                    "schema",
+                    "Schema",
+                    help="Read from the server when the table or query is set, with 'Read schema'. "
+                    "Validation, export and run use it without the server; the script reads with "
+                    "these types. Empty: validation reads the schema from the server.",
+                ),
+                Param(
                     "partition_column",
                     "string",
                     "Partition column",

@@ -24,7 +24,7 @@ from designer.errors import ExpressionError
 from designer.model import Job, Node
 from designer.nodes import AGGREGATE_FUNCTIONS, NODE_TYPES, Param
 from designer.schema import Column, Schema, column_names, find_column, schema_to_params
-from designer.ui import state
+from designer.ui import jdbc_form, state
 from designer.ui.feedback import guard
 from designer.validation import Validation
 
@@ -173,6 +173,8 @@ def _schema(job: Job, node: Node, param: Param, inputs) -> None:
     st.markdown(f"**{param.label}**", help=param.help)
     if node.type == "source.file":
         _infer_button(job, node)
+    if node.type == "source.jdbc":
+        jdbc_form.schema_controls(node)
     current = [
         {"name": str(item.get("name", "")), "type": str(item.get("type", ""))}
         for item in node.params.get(param.name) or []
