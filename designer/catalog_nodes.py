@@ -88,20 +88,22 @@ def check_partition_predicate(node, table: Table) -> None:
         )
     try:
         tree = parse_expression(text)
-        _check_partition_columns(tree, table)
+        _check_partition_columns(tree, table, text)
         check_columns(tree, keys)
     except ExpressionError as error:
         raise NodeError("partition_predicate", f"{error} in {text!r}") from None
     _check_boolean(tree, keys, text)
 
 
-def _check_partition_columns(tree, table: Table) -> None:
+def _check_partition_columns(tree, table: Table, text: str) -> None:
     keys = [column.name for column in table.partition_keys]
     for name in referenced_columns(tree):
         if find_column(table.columns, name) is not None:
-            raise ExpressionError(
-                f"column {name!r} is a data column of {table.full_name}, not a partition column; "
-                f"the predicate may use only {', '.join(keys)}. Filter on {name!r} with a Filter node"
+            raise NodeError(
+                "partition_predicate",
+                f"column {name!r} in {text!r} is a data column of {table.full_name}, not a partition "
+                f"column; the predicate may use only {', '.join(keys)}. To keep rows by {name!r}, add "
+                "a Filter node after this source",
             )
 
 

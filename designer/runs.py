@@ -647,7 +647,7 @@ class RunHandle:
             return AttemptResult(CANCELLED, exit_code, CANCELLED_ERROR, targets)
         if stop_reason == TIMED_OUT:
             minutes = self.plan.settings.timeout_minutes
-            error = f"the run timed out after {minutes:g} minutes (run.timeout_minutes) and was stopped"
+            error = f"the run timed out after {minutes:g} minutes and was stopped"
             return AttemptResult(TIMED_OUT, exit_code, error, targets)
         if exit_code == 0:
             return AttemptResult(SUCCEEDED, exit_code, None, targets)

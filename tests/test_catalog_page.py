@@ -210,7 +210,8 @@ def test_column_edit_saves_type_and_comment(catalog):
     assert saved.columns[1] == Column("amount", "decimal(12,2)")
     assert saved.columns[1].comment == "total in EUR"
     assert saved.version == 2
-    assert any("Saved column 'amount'" in item.value for item in at.success)
+    expected = "Saved the type decimal(12,2) and comment of column 'amount'"
+    assert any(expected in item.value for item in at.success)
     assert list(dataframe(at, "Partition key")["Type"])[1] == "decimal(12,2)"
 
 

@@ -199,7 +199,7 @@ def test_slow_runs_queue_cancel_timeout(home, tmp_path, caplog):
     timed_out = second.wait(timeout=SPARK_RUN_TIMEOUT)
     assert timed_out.status == runs.TIMED_OUT
     assert timed_out.status_label == "timed out"
-    assert timed_out.error == "the run timed out after 0.25 minutes (run.timeout_minutes) and was stopped"
+    assert timed_out.error == "the run timed out after 0.25 minutes and was stopped"
     assert timed_out.trigger == "schedule"
     assert timed_out.duration >= 15
     assert timed_out.started_at > record.ended_at[:19]
@@ -401,7 +401,7 @@ def test_timeout_stops_attempt(home, job, fake_submit, monkeypatch):
     record = runs.run_job(job, EXAMPLE_JOB, timeout_minutes=0.01)
 
     assert record.status == runs.TIMED_OUT
-    assert record.error == "the run timed out after 0.01 minutes (run.timeout_minutes) and was stopped"
+    assert record.error == "the run timed out after 0.01 minutes and was stopped"
     assert len(record.attempts) == 1
     assert record.duration < 30
 

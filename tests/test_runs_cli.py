@@ -85,7 +85,7 @@ def stored(home) -> list[RunRecord]:
             "timed_out",
             job="taxi",
             trigger="schedule",
-            error="the run timed out after 1 minutes (run.timeout_minutes) and was stopped",
+            error="the run timed out after 1 minutes and was stopped",
         ),
         store_run(home, "20260102T030403000Z-cccccc", "queued", job="sales"),
     ]

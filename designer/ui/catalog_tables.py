@@ -276,7 +276,11 @@ def _save_column(catalog, table: Table, column: Column, new_type: str, comment: 
             return
         page_state.remember_table(saved)
         logger.info("saved column %s of %s at revision %s", column.name, table.full_name, saved.revision)
-        page_state.notify("success", f"Saved column {column.name!r} of table {table.full_name}: {new_type}.")
+        changes = [f"type {new_type}"] if new_type != column.type else []
+        changes += ["comment"] if comment != column.comment else []
+        what = " and ".join(changes)
+        message = f"Saved the {what} of column {column.name!r} of table {table.full_name}."
+        page_state.notify("success", message)
         st.rerun()
 
 
