@@ -543,6 +543,12 @@ def _with_matching_rows(node: Node, inputs, call: _PreviewCall, preview: NodePre
         f"{node.label}: {table.num_rows} rows of {matched_node.label} whose keys match the "
         f"{driving} side's sample (at most {limit})"
     )
+    if node.params.get("join_type") == "full":
+        _add_approximation(
+            preview,
+            f"{node.label}: a full join keeps the rows of {matched_node.label} that match nothing, but the "
+            f"preview read only those whose keys match the {driving} side's sample",
+        )
     preview.matched_inputs[matched] = table
     return {**inputs, matched: NodePreview(matched_id, schema=upstream.schema, table=table)}
 

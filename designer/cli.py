@@ -365,15 +365,20 @@ def command_app(args: argparse.Namespace) -> int:
     """Start Streamlit on 127.0.0.1 and wait for it to stop."""
     command, env = app_command(args.port, args.jobs_dir, args.job)
     process = subprocess.Popen(command, env=env)
-    # `kill PID` reaches only this process, so pass it on to Streamlit, which would keep the port.
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: process.terminate())
+    # `kill PID` reaches only this process, so pass the signal on to Streamlit, which would
+    # otherwise keep the port. Ctrl+C in a terminal reaches both, so Streamlit then gets SIGINT twice.
+    def forward(signum, frame) -> None:
+        process.send_signal(signum)
+
+    forwarded = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+    previous = {number: signal.signal(number, forward) for number in forwarded}
     try:
-        return process.wait()
-    except KeyboardInterrupt:
-        # Ctrl+C reaches Streamlit too, because it shares the terminal; let it shut down.
-        return process.wait()
+        status = process.wait()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    # A child ended by signal N reports -N; a shell reports 128 + N.
+    return 128 - status if status < 0 else status
 
 
 def app_command(port: int, jobs_dir: str | None, job: str | None) -> tuple[list[str], dict[str, str]]:

@@ -23,7 +23,10 @@ logger = logging.getLogger(__name__)
 
 PARTITION_PARAMS = ("partition_column", "lower_bound", "upper_bound", "num_partitions")
 SCHEMA_PARAM = "schema"
-READ_SCHEMA_HINT = "press 'Read schema' on the node while the server is reachable"
+READ_SCHEMA_HINT = (
+    "press 'Read schema' on the node in the designer while the server is reachable, or write the "
+    'columns into the job file as "schema": [{"name": ..., "type": ...}]'
+)
 # (connection, table, message) of the target checks already logged as skipped, so a designer
 # that validates on every rerun logs each one once.
 _skipped_target_checks: set[tuple[str, str, str]] = set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -338,7 +339,8 @@ def test_app_missing_jobs_dir(tmp_path, capsys):
     assert "jobs folder not found" in assert_one_error_line(err)
 
 
-def test_app_stops_streamlit_on_sigterm(tmp_path):
+@pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_app_passes_signal_to_streamlit(tmp_path, number):
     from tests.test_browser import free_port, wait_until_healthy
 
     port = free_port()
@@ -350,8 +352,8 @@ def test_app_stops_streamlit_on_sigterm(tmp_path):
         )
     try:
         wait_until_healthy(f"http://127.0.0.1:{port}/_stcore/health", process, log)
-        process.terminate()
-        assert process.wait(timeout=30) == 0
+        process.send_signal(number)
+        assert process.wait(timeout=30) in (0, 128 + number)
     finally:
         if process.poll() is None:
             process.kill()

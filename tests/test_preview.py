@@ -170,6 +170,15 @@ def test_join_fetches_matching_rows_of_a_sampled_side():
     assert any("rows of Zones whose keys match the left side's sample" in note for note in joined.notes)
 
 
+def test_full_join_over_fetched_rows_is_approximate():
+    example = load_job(EXAMPLE_JOB)
+    example.sample_rows = 50
+    example.node("trips_with_zones").params["join_type"] = "full"
+    joined = PreviewEngine().preview(example, "trips_with_zones")
+    assert joined.ok, joined.error
+    assert any("a full join keeps the rows of Zones that match nothing" in r for r in joined.approximations)
+
+
 def test_join_without_fetch_when_side_is_complete():
     joined = PreviewEngine().preview(load_job(EXAMPLE_JOB), "trips_with_zones")
     assert joined.sources == {"trips": 1000, "zones": 265}
