@@ -213,26 +213,6 @@ def _add_runs(commands) -> None:
     runs.set_defaults(handler=command_runs)
 
 
-def _non_negative_number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}: use a number such as 1.5") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}: use 0 or more")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid whole number {text!r}: use 0, 1, 2 ...") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"invalid whole number {text!r}: use 0 or more")
-    return value
-
-
 def _add_scheduler(commands) -> None:
     scheduler = commands.add_parser(
         "scheduler",
@@ -259,31 +239,31 @@ def _add_scheduler(commands) -> None:
     scheduler.set_defaults(handler=command_scheduler)
 
 
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        message = f"invalid number of seconds {text!r}: use a number such as 10"
-        raise argparse.ArgumentTypeError(message) from None
-    if not math.isfinite(value) or value < 0.5:
-        raise argparse.ArgumentTypeError(f"invalid number of seconds {text!r}: use 0.5 or more")
-    return value
+def _bounded_number(convert, minimum: float, noun: str, example: str):
+    """Return an argparse type that reads a number with `convert` and rejects one below `minimum`."""
+
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {noun} {text!r}: {example}") from None
+        if not math.isfinite(value) or value < minimum:
+            raise argparse.ArgumentTypeError(f"invalid {noun} {text!r}: use {minimum:g} or more")
+        return value
+
+    return parse
+
+
+_non_negative_number = _bounded_number(float, 0, "number", "use a number such as 1.5")
+_non_negative_int = _bounded_number(int, 0, "whole number", "use 0, 1, 2 ...")
+_positive_int = _bounded_number(int, 1, "number", "use a whole number")
+_positive_seconds = _bounded_number(float, 0.5, "number of seconds", "use a number such as 10")
 
 
 def _port(text: str) -> int:
     value = _positive_int(text)
     if value > 65535:
         raise argparse.ArgumentTypeError(f"invalid port {text!r}: use a number from 1 to 65535")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}: use a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}: use 1 or more")
     return value
 
 
