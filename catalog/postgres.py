@@ -348,7 +348,7 @@ def list_tables(connection) -> list[str]:
     return names
 
 
-# Schemas looked up in this process, so the designer asks the server once per table or query,
+# Schemas looked up in this process, so the designer queries the server once per table or query,
 # and recent connection failures with their time.monotonic() stamps.
 _schema_cache: dict[tuple, list[Column]] = {}
 _failure_cache: dict[tuple, tuple[float, PostgresConnectError]] = {}
@@ -400,7 +400,7 @@ def existing_table_schema(conn: Connection, table: str) -> list[Column] | None:
 
 
 def clear_schema_cache() -> None:
-    """Forget every cached schema, so the next lookup asks the server again."""
+    """Forget every cached schema, so the next lookup queries the server again."""
     with _schema_cache_lock:
         _schema_cache.clear()
         _failure_cache.clear()
@@ -631,7 +631,7 @@ def _key_sides(conn: Connection, column: SourceColumn) -> tuple[sql.Composable, 
 
 
 def jdbc_url(conn: Connection) -> str:
-    """Return the JDBC URL of a connection; it holds no user name or password."""
+    """Return the JDBC URL of a connection, which contains no user name or password."""
     host = f"[{conn.host}]" if ":" in conn.host else conn.host
     database = urllib.parse.quote(conn.database, safe="")
     return f"jdbc:postgresql://{host}:{conn.port}/{database}"

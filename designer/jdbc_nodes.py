@@ -5,7 +5,7 @@ the server when the table or query is set. Validation, export and run use a stor
 without contacting the server. Without one, the schema comes from the server, through
 catalog.postgres, cached per connection and table or query for the life of the process. A
 server that cannot be reached is then a problem of the node's `connection` parameter, not a crash.
-A target checks an existing table's columns only when the server answers.
+A target checks an existing table's columns only when the server responds.
 """
 
 from __future__ import annotations

@@ -542,7 +542,9 @@ def _to_column(name: str, value: Any) -> Any:
 
 def _from_column(name: str, value: Any) -> Any:
     if name in JSON_COLUMNS:
-        return json.loads(value) if value else ({} if name == "parameters" else [])
+        if value:
+            return json.loads(value)
+        return {} if name == "parameters" else []
     if name == "cancel_requested":
         return bool(value)
     return value

@@ -388,7 +388,7 @@ def start_run(
     `master` defaults to the job's `run.master`; `timeout_minutes` and `retries` override the
     job's `run` settings for this run, and `spark_conf` adds to or overrides its `run.spark_conf`.
     The run waits (queued) or is skipped when the job already has `run.max_concurrent_runs`
-    runs queued or running, as `run.when_busy` says.
+    runs queued or running, as `run.when_busy` sets.
     Relative paths in the job resolve against the current working directory, as in the
     preview. Raises JobValidationError for an invalid job and RunError when the run cannot
     be started.
@@ -492,7 +492,7 @@ def _insert_or_skip(store: RunStore, record: RunRecord, settings: RunSettings) -
 
 @dataclass
 class AttemptResult:
-    """How one spark-submit launch ended."""
+    """The outcome of one spark-submit launch: status, exit code, error and targets written."""
 
     status: str
     exit_code: int | None
@@ -893,7 +893,7 @@ def ui_port(record: RunRecord) -> int | None:
 def run_progress(record: RunRecord) -> Progress | None:
     """Return the stage and task counts of a running run from its driver's REST API.
 
-    Returns None when the run is not running or its driver does not answer yet (Spark starts
+    Returns None when the run is not running or its driver does not respond yet (Spark starts
     its web UI a few seconds after spark-submit starts).
     """
     port = ui_port(record) if record.status == RUNNING else None

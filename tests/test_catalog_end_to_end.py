@@ -259,8 +259,8 @@ def test_preview_of_target_matches_written_rows(finished_run, in_process, spark)
     )
 
 
-def test_sampled_preview_says_so_and_stays_within_the_run(finished_run, in_process, spark, tmp_path):
-    """With a 500-row sample the preview says it sampled, and each group's count is at most the run's."""
+def test_sampled_preview_within_run_counts(finished_run, in_process, spark, tmp_path):
+    """Check that a 500-row preview reports its sample and counts no group above the run's count."""
     setup = finished_run
     job_path = tmp_path / "sampled.job.json"
     save_job(build_job(setup.output, sample_rows=500), job_path)
@@ -316,7 +316,8 @@ def test_only_selected_partitions_read(finished_run, spark):
         spark_orders[year] = spark_orders.get(year, 0) + row[columns.index("orders")]
 
     note = " ".join(notes)
-    assert "year=2020" in note and "year=2021" in note, notes
+    assert "year=2020" in note, notes
+    assert "year=2021" in note, notes
     for year in (2018, 2019, 2022):
         assert f"year={year}" not in note, notes
     assert years == SELECTED_YEARS
